@@ -1,0 +1,50 @@
+# m2msec: the two commands a new user needs are `make run` and `make test`.
+# Everything is built by CMake + Ninja; this file only names the build directories.
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+BUILD_RELEASE := build/release
+BUILD_ASAN := build/asan
+BUILD_FUZZ := build/fuzz
+RUN_ARGS ?=
+
+.PHONY: all deps build run test bench fuzz format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD_RELEASE)/build.ninja:
+	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_RELEASE)/build.ninja
+	cmake --build $(BUILD_RELEASE) -j $(JOBS)
+
+# Installs, builds, and starts the IN-CSE in the foreground with development credentials.
+run: build
+	$(BUILD_RELEASE)/m2msec cse --data-dir ./var $(RUN_ARGS)
+
+# Installs, builds with ASan+UBSan, runs every test under ctest.
+test:
+	@scripts/deps.sh test
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Asan
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench:
+	@scripts/deps.sh bench
+	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_RELEASE) -j $(JOBS)
+	bench/run.sh $(BUILD_RELEASE)
+
+fuzz:
+	@scripts/deps.sh fuzz
+	CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DM2M_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

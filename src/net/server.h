@@ -1,0 +1,73 @@
+/* server.h: the network transport. Event-loop threads own sockets and GnuTLS sessions, frame
+ * HTTP/1.1 with the http binding, and hand each request primitive to one handler. The handler
+ * answers exactly once with srv_respond(), from any thread, at any later time; responses on a
+ * connection are sent in request order (pipelining). */
+#ifndef M2M_NET_SERVER_H
+#define M2M_NET_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/rc.h"
+#include "bind/http/http.h"
+#include "model/prim.h"
+
+#define SRV_MAX_LISTENERS 8
+
+struct srv_listener_cfg {
+    char addr[64];  /* numeric IPv4/IPv6 address */
+    int port;       /* 0 = ephemeral; the bound port is reported by srv_bound_port */
+    bool tls;       /* HTTPS */
+    bool trusted;   /* copied to m2m_secctx.trusted_listener */
+};
+
+struct srv_tls_cfg {
+    char cert_file[512]; /* PEM server certificate chain */
+    char key_file[512];  /* PEM private key */
+    char ca_file[512];   /* PEM trust anchors for client certificates ("" = do not request) */
+    char crl_file[512];  /* optional PEM CRL */
+    bool require_client_cert; /* false: request but do not require */
+    char priorities[256];     /* GnuTLS priority string; "" = the default of tls.c */
+};
+
+struct srv_cfg {
+    struct srv_listener_cfg listeners[SRV_MAX_LISTENERS];
+    int n_listeners;
+    int threads;             /* event-loop threads, default = number of cores */
+    int max_connections;     /* total, default 1024; over it new connections are closed */
+    int idle_timeout_ms;     /* keep-alive idle, default 60000 */
+    int read_timeout_ms;     /* a started request must complete within this, default 10000 */
+    int handshake_timeout_ms;/* TLS handshake, default 10000 */
+    int max_pipeline;        /* parsed-but-unanswered requests per connection, default 32 */
+    struct http_limits http;
+    struct srv_tls_cfg tls;
+};
+void srv_cfg_default(struct srv_cfg *c);
+
+struct srv;
+struct srv_exchange;
+
+/* Called on an event-loop thread for each well-formed request. `req` is owned by the exchange
+ * and stays valid until srv_respond() returns. */
+typedef void (*srv_handler_fn)(void *ctx, struct srv_exchange *x, struct m2m_request *req);
+
+/* Binds every listener and starts the threads. */
+M2M_WARN_UNUSED m2m_rc srv_start(const struct srv_cfg *cfg, srv_handler_fn fn, void *ctx,
+                                 struct srv **out);
+/* The port actually bound by listener i (for port 0). */
+int srv_bound_port(const struct srv *s, int i);
+/* Sends the response for x (moves the response's owned fields) and releases x. Thread-safe;
+ * must be called exactly once per exchange, even if the connection is gone. */
+void srv_respond(struct srv_exchange *x, struct m2m_response *resp);
+/* Stops accepting, closes every connection, joins the threads, frees. NULL is a no-op. */
+void srv_stop(struct srv *s);
+
+/* Counters for logs and tests. */
+struct srv_stats {
+    uint64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
+        parse_errors, timeouts;
+    int open_connections;
+};
+void srv_get_stats(const struct srv *s, struct srv_stats *out);
+
+#endif
