@@ -1,0 +1,243 @@
+/* config.c: configuration defaults, keys and validation. */
+#include "cse/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/conf.h"
+#include "base/log.h"
+
+void cse_config_default(struct cse_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->data_dir, sizeof c->data_dir, "./var");
+    snprintf(c->cse_id, sizeof c->cse_id, "/id-in");
+    snprintf(c->cse_name, sizeof c->cse_name, "cse-in");
+    snprintf(c->sp_id, sizeof c->sp_id, "m2msec.example.com");
+    snprintf(c->admin, sizeof c->admin, "CAdmin");
+    c->cse_type = 1;
+    snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1");
+    c->http_port = 8080;
+    snprintf(c->https_addr, sizeof c->https_addr, "127.0.0.1");
+    c->https_port = 8443;
+    c->log_level = M2M_LOG_INFO;
+    c->default_et_s = 10LL * 365 * 86400;
+    c->max_json_depth = 32;
+    c->max_children_list = 10000;
+    c->notify_threads = 2;
+    c->notify_queue = 10000;
+    c->notify_timeout_ms = 3000;
+    c->notify_retries = 2;
+    c->max_subscriptions_per_resource = 64;
+    c->group_max_members = 10000;
+    c->writer_batch = 512;
+    srv_cfg_default(&c->srv);
+}
+
+m2m_rc cse_config_parse_listen(const char *v, char *addr, size_t addrlen, int *port)
+{
+    if (strcmp(v, "off") == 0) {
+        *port = -1;
+        return M2M_OK;
+    }
+    const char *colon;
+    const char *a = v;
+    size_t alen;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (close == NULL || close[1] != ':')
+            return M2M_ERR_CONFIG;
+        a = v + 1;
+        alen = (size_t)(close - a);
+        colon = close + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (colon == NULL)
+            return M2M_ERR_CONFIG;
+        alen = (size_t)(colon - v);
+    }
+    if (alen == 0 || alen >= addrlen)
+        return M2M_ERR_CONFIG;
+    long p;
+    if (!conf_parse_int(colon + 1, 0, 65535, &p))
+        return M2M_ERR_CONFIG;
+    memcpy(addr, a, alen);
+    addr[alen] = 0;
+    *port = (int)p;
+    return M2M_OK;
+}
+
+static m2m_rc copy_str(char *dst, size_t n, const char *v)
+{
+    size_t l = strlen(v);
+    if (l == 0 || l >= n)
+        return M2M_ERR_CONFIG;
+    memcpy(dst, v, l + 1);
+    return M2M_OK;
+}
+
+#define INT_KEY(name, field, lo, hi)                                                               \
+    if (strcmp(key, name) == 0) {                                                                  \
+        long v_;                                                                                   \
+        if (!conf_parse_int(value, lo, hi, &v_))                                                   \
+            goto bad;                                                                              \
+        c->field = (int)v_;                                                                        \
+        return M2M_OK;                                                                             \
+    }
+#define STR_KEY(name, field)                                                                       \
+    if (strcmp(key, name) == 0) {                                                                  \
+        if (copy_str(c->field, sizeof c->field, value) != M2M_OK)                                  \
+            goto bad;                                                                              \
+        return M2M_OK;                                                                             \
+    }
+#define BOOL_KEY(name, field)                                                                      \
+    if (strcmp(key, name) == 0) {                                                                  \
+        if (!conf_parse_bool(value, &c->field))                                                    \
+            goto bad;                                                                              \
+        return M2M_OK;                                                                             \
+    }
+#define SIZE_KEY(name, field)                                                                      \
+    if (strcmp(key, name) == 0) {                                                                  \
+        size_t v_;                                                                                 \
+        if (!conf_parse_size(value, &v_) || v_ == 0)                                               \
+            goto bad;                                                                              \
+        c->field = v_;                                                                             \
+        return M2M_OK;                                                                             \
+    }
+
+m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    STR_KEY("data_dir", data_dir)
+    STR_KEY("cse.id", cse_id)
+    STR_KEY("cse.name", cse_name)
+    STR_KEY("cse.sp_id", sp_id)
+    STR_KEY("cse.admin", admin)
+    INT_KEY("cse.type", cse_type, 1, 3)
+    if (strcmp(key, "http.listen") == 0) {
+        if (cse_config_parse_listen(value, c->http_addr, sizeof c->http_addr, &c->http_port))
+            goto bad;
+        return M2M_OK;
+    }
+    if (strcmp(key, "https.listen") == 0) {
+        if (cse_config_parse_listen(value, c->https_addr, sizeof c->https_addr, &c->https_port))
+            goto bad;
+        return M2M_OK;
+    }
+    BOOL_KEY("http.trusted", http_trusted)
+    BOOL_KEY("https.trusted", https_trusted)
+    if (strcmp(key, "log.level") == 0) {
+        int l = m2m_log_level_parse(value);
+        if (l < 0)
+            goto bad;
+        c->log_level = l;
+        return M2M_OK;
+    }
+    if (strcmp(key, "cse.default_et_seconds") == 0) {
+        long v;
+        if (!conf_parse_int(value, 60, 100L * 365 * 86400, &v))
+            goto bad;
+        c->default_et_s = v;
+        return M2M_OK;
+    }
+    INT_KEY("limits.max_json_depth", max_json_depth, 2, 512)
+    SIZE_KEY("limits.max_result_list", max_children_list)
+    INT_KEY("limits.max_subscriptions_per_resource", max_subscriptions_per_resource, 1, 100000)
+    INT_KEY("limits.group_max_members", group_max_members, 1, 100000)
+    INT_KEY("notify.threads", notify_threads, 1, 64)
+    INT_KEY("notify.queue", notify_queue, 1, 10000000)
+    INT_KEY("notify.timeout_ms", notify_timeout_ms, 100, 600000)
+    INT_KEY("notify.retries", notify_retries, 0, 10)
+    INT_KEY("store.batch", writer_batch, 1, 100000)
+    INT_KEY("net.threads", srv.threads, 1, 256)
+    INT_KEY("limits.max_connections", srv.max_connections, 1, 1000000)
+    INT_KEY("limits.idle_timeout_ms", srv.idle_timeout_ms, 100, 86400000)
+    INT_KEY("limits.read_timeout_ms", srv.read_timeout_ms, 100, 86400000)
+    INT_KEY("limits.handshake_timeout_ms", srv.handshake_timeout_ms, 100, 86400000)
+    INT_KEY("limits.max_pipeline", srv.max_pipeline, 1, 1024)
+    SIZE_KEY("limits.max_body", srv.http.max_body)
+    SIZE_KEY("limits.max_header_bytes", srv.http.max_header_bytes)
+    SIZE_KEY("limits.max_uri", srv.http.max_uri)
+    if (strcmp(key, "limits.max_headers") == 0) {
+        long v;
+        if (!conf_parse_int(value, 1, HTTP_MAX_HEADERS_HARD, &v))
+            goto bad;
+        c->srv.http.max_headers = (size_t)v;
+        return M2M_OK;
+    }
+    STR_KEY("tls.cert", srv.tls.cert_file)
+    STR_KEY("tls.key", srv.tls.key_file)
+    STR_KEY("tls.client_ca", srv.tls.ca_file)
+    STR_KEY("tls.crl", srv.tls.crl_file)
+    STR_KEY("tls.priorities", srv.tls.priorities)
+    BOOL_KEY("tls.require_client_cert", srv.tls.require_client_cert)
+    snprintf(err, errlen, "unknown configuration key '%s'", key);
+    return M2M_ERR_CONFIG;
+bad:
+    snprintf(err, errlen, "invalid value for '%s'", key);
+    return M2M_ERR_CONFIG;
+}
+
+struct load_ctx {
+    struct cse_config *c;
+    char *err;
+    size_t errlen;
+};
+
+static m2m_rc load_cb(void *ctx, const char *key, const char *value, int line)
+{
+    struct load_ctx *l = ctx;
+    return cse_config_set(l->c, key, value, l->err, l->errlen);
+}
+
+m2m_rc cse_config_load(struct cse_config *c, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx l = {c, err, errlen};
+    m2m_rc rc = conf_parse_file(path, load_cb, &l, err, errlen);
+    return rc == M2M_OK ? M2M_OK : M2M_ERR_CONFIG;
+}
+
+m2m_rc cse_config_finish(struct cse_config *c, char *err, size_t errlen)
+{
+    /* TS-0001 7.2: an SP-relative CSE-ID is "/" followed by unreserved characters. */
+    if (c->cse_id[0] != '/' || c->cse_id[1] == 0 || strchr(c->cse_id + 1, '/') != NULL) {
+        snprintf(err, errlen, "cse.id must look like /id-in");
+        return M2M_ERR_CONFIG;
+    }
+    if (strchr(c->cse_name, '/') != NULL || strcmp(c->cse_name, "-") == 0 ||
+        strcmp(c->cse_name, "~") == 0 || strcmp(c->cse_name, "_") == 0) {
+        snprintf(err, errlen, "cse.name must be a single path segment");
+        return M2M_ERR_CONFIG;
+    }
+    if (c->admin[0] != 'C' && c->admin[0] != 'S') {
+        snprintf(err, errlen, "cse.admin must be an AE-ID stem starting with C or S");
+        return M2M_ERR_CONFIG;
+    }
+    struct srv_cfg *s = &c->srv;
+    s->n_listeners = 0;
+    if (c->http_port >= 0) {
+        struct srv_listener_cfg *l = &s->listeners[s->n_listeners++];
+        snprintf(l->addr, sizeof l->addr, "%s", c->http_addr);
+        l->port = c->http_port;
+        l->tls = false;
+        l->trusted = c->http_trusted;
+    }
+    if (c->https_port >= 0) {
+        struct srv_listener_cfg *l = &s->listeners[s->n_listeners++];
+        snprintf(l->addr, sizeof l->addr, "%s", c->https_addr);
+        l->port = c->https_port;
+        l->tls = true;
+        l->trusted = c->https_trusted;
+    }
+    if (s->n_listeners == 0) {
+        snprintf(err, errlen, "no listener: enable http or https");
+        return M2M_ERR_CONFIG;
+    }
+    if (s->threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->threads = n > 0 ? (int)n : 1;
+    }
+    return M2M_OK;
+}

@@ -1,0 +1,54 @@
+/* config.h: the CSE's configuration: defaults, the config file (docs/CONFIG.md lists every key)
+ * and command-line flags. Flags override the file, the file overrides the defaults. */
+#ifndef M2M_CSE_CONFIG_H
+#define M2M_CSE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rc.h"
+#include "net/server.h"
+
+#define CSE_MAX_KNOWN 16
+
+struct cse_config {
+    char data_dir[512];
+    char cse_id[64];    /* SP-relative CSE-ID, "/id-in" */
+    char cse_name[64];  /* CSEBase resourceName, "cse-in" */
+    char sp_id[128];    /* M2M-SP-ID without the leading "//", "m2msec.example.com" */
+    char admin[64];     /* admin originator, "CAdmin" */
+    int cse_type;       /* 1 IN-CSE, 2 MN-CSE, 3 ASN-CSE */
+    char http_addr[64];
+    int http_port;      /* -1 = off */
+    char https_addr[64];
+    int https_port;     /* -1 = off */
+    bool http_trusted, https_trusted;
+    int log_level;
+    int64_t default_et_s;      /* expirationTime given to resources that have none */
+    int max_json_depth;
+    size_t max_children_list;  /* bound of rcn=4/8 and discovery result lists */
+    int notify_threads;
+    int notify_queue;          /* pending notifications */
+    int notify_timeout_ms;
+    int notify_retries;
+    int max_subscriptions_per_resource;
+    int group_max_members;
+    int writer_batch;          /* max requests per group commit */
+    struct srv_cfg srv;
+};
+
+void cse_config_default(struct cse_config *c);
+/* Applies one "key = value" setting; M2M_ERR_CONFIG with a message in err when invalid. */
+M2M_WARN_UNUSED m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value,
+                                      char *err, size_t errlen);
+/* Loads a config file. */
+M2M_WARN_UNUSED m2m_rc cse_config_load(struct cse_config *c, const char *path, char *err,
+                                       size_t errlen);
+/* Parses "ADDR:PORT", "[v6]:PORT" or "off". */
+M2M_WARN_UNUSED m2m_rc cse_config_parse_listen(const char *v, char *addr, size_t addrlen,
+                                               int *port);
+/* Final checks and derived values (listeners into srv). */
+M2M_WARN_UNUSED m2m_rc cse_config_finish(struct cse_config *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,332 @@
+/* pipeline.c: the fixed order in which every request is processed (TS-0004 7.2.2.2, SPEC-MAP B7):
+ * primitive validity and identity checks (B3/B4) -> registration special cases (B5/B6) -> target
+ * exists (4004) -> access decision (A12) -> handler -> store -> notify. Handlers never decide
+ * access; they are called only after authz_check() permitted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cse/cse_internal.h"
+#include "enc/json.h"
+
+bool cse_is_mutating(const struct m2m_request *req)
+{
+    if (req->op == M2M_OP_CREATE || req->op == M2M_OP_UPDATE || req->op == M2M_OP_DELETE)
+        return true;
+    return false;
+}
+
+bool res_expired(const struct res *r, int64_t now_us)
+{
+    for (; r != NULL; r = r->parent)
+        if (r->et_us > 0 && r->et_us <= now_us)
+            return true;
+    return false;
+}
+
+/* Resolves a CSE-relative remainder: "cse-in/a/b", "-/a/b", "<ri>", "<ri>/a/b". */
+static struct res *resolve_rel(struct cse *c, const char *p, size_t len)
+{
+    const char *slash = memchr(p, '/', len);
+    size_t first = slash ? (size_t)(slash - p) : len;
+    char buf[2048];
+    if (len >= sizeof buf)
+        return NULL;
+    if ((first == 1 && p[0] == '-') ||
+        (first == strlen(c->cfg.cse_name) && memcmp(p, c->cfg.cse_name, first) == 0)) {
+        int n = snprintf(buf, sizeof buf, "%s%.*s", c->cfg.cse_name, (int)(len - first),
+                         p + first);
+        if (n < 0 || (size_t)n >= sizeof buf)
+            return NULL;
+        return tree_by_path(&c->tree, buf, (size_t)n);
+    }
+    memcpy(buf, p, first);
+    buf[first] = 0;
+    struct res *r = tree_by_ri(&c->tree, buf);
+    if (r == NULL || first == len)
+        return r;
+    int n = snprintf(buf, sizeof buf, "%s%.*s", r->path, (int)(len - first), p + first);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return NULL;
+    return tree_by_path(&c->tree, buf, (size_t)n);
+}
+
+/* Strips the SP-relative or absolute prefix of an ID that addresses this CSE; returns the
+ * CSE-relative remainder ("" for the CSE itself), or NULL when the ID names another CSE/SP. */
+static const char *strip_prefix(struct cse *c, const char *id, bool *other)
+{
+    *other = false;
+    const char *p = id;
+    if (p[0] == '/' && p[1] == '/') {
+        size_t sl = strlen(c->sp_abs);
+        if (strncmp(p, c->sp_abs, sl) != 0 || (p[sl] != '/' && p[sl] != 0)) {
+            *other = true;
+            return NULL;
+        }
+        p += sl;
+    }
+    if (p[0] == '/') {
+        size_t cl = strlen(c->cfg.cse_id);
+        if (strncmp(p, c->cfg.cse_id, cl) != 0 || (p[cl] != '/' && p[cl] != 0)) {
+            *other = true;
+            return NULL;
+        }
+        p += cl;
+        if (*p == '/')
+            p++;
+        return p;
+    }
+    return p;
+}
+
+struct res *cse_resolve_id(struct cse *c, const char *id)
+{
+    bool other;
+    const char *rel = strip_prefix(c, id, &other);
+    if (rel == NULL)
+        return NULL;
+    if (*rel == 0)
+        return c->tree.root;
+    return resolve_rel(c, rel, strlen(rel));
+}
+
+m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, size_t whylen)
+{
+    struct cse *c = q->cse;
+    memset(t, 0, sizeof *t);
+    bool other;
+    if (to == NULL || *to == 0) {
+        snprintf(why, whylen, "missing target");
+        return RSC_BAD_REQUEST;
+    }
+    const char *rel = strip_prefix(c, to, &other);
+    if (rel == NULL) {
+        /* No forwarding to other CSEs in this release (transit role not implemented). */
+        snprintf(why, whylen, "target is not hosted on this CSE");
+        return RSC_TARGET_NOT_REACHABLE;
+    }
+    size_t len = strlen(rel);
+    while (len > 0 && rel[len - 1] == '/')
+        len--;
+    if (len == 0) {
+        t->r = c->tree.root;
+        return RSC_OK;
+    }
+    t->r = resolve_rel(c, rel, len);
+    if (t->r == NULL) {
+        /* virtual resources: <container>/la, <container>/ol, <group>/fopt[/...] */
+        const char *last = NULL;
+        for (size_t i = len; i > 0; i--)
+            if (rel[i - 1] == '/') {
+                last = rel + i;
+                break;
+            }
+        if (last != NULL) {
+            size_t plen = (size_t)(last - rel) - 1;
+            size_t llen = len - (size_t)(last - rel);
+            if (llen == 2 && (memcmp(last, "la", 2) == 0 || memcmp(last, "ol", 2) == 0)) {
+                struct res *p = resolve_rel(c, rel, plen);
+                if (p && p->ty == TY_CNT) {
+                    t->r = p;
+                    t->virt = last[0] == 'l' ? VIRT_LA : VIRT_OL;
+                }
+            }
+        }
+        if (t->r == NULL) {
+            /* fopt: find the segment "fopt" whose prefix resolves to a group */
+            for (size_t i = 0; i + 4 <= len; i++) {
+                if (rel[i] == '/' && memcmp(rel + i + 1, "fopt", 4) == 0 &&
+                    (i + 5 == len || rel[i + 5] == '/')) {
+                    struct res *g = resolve_rel(c, rel, i);
+                    if (g && g->ty == TY_GRP) {
+                        t->r = g;
+                        t->virt = VIRT_FOPT;
+                        snprintf(t->rest, sizeof t->rest, "%.*s", (int)(len - i - 5),
+                                 rel + i + 5);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (t->r == NULL || res_expired(t->r, q->now_us)) {
+        snprintf(why, whylen, "resource does not exist");
+        t->r = NULL;
+        return RSC_NOT_FOUND;
+    }
+    return RSC_OK;
+}
+
+static bool is_ae_create(const struct m2m_request *r)
+{
+    return r->op == M2M_OP_CREATE && r->ty == TY_AE;
+}
+
+/* Normalises From into the absolute form the ACP engine matches against (SPEC-MAP A6). */
+static m2m_rsc normalise_originator(struct rq *q, char *why, size_t whylen)
+{
+    struct cse *c = q->cse;
+    const char *fr = q->req->fr;
+    if (acp_id_absolute(fr, strlen(fr), &c->host, q->orig_abs, sizeof q->orig_abs) != M2M_OK) {
+        snprintf(why, whylen, "invalid originator");
+        return RSC_BAD_REQUEST;
+    }
+    /* kind: "//sp/x" with one segment is a CSE unless it is an S-stem AE-ID; two segments AE */
+    const char *rest = q->orig_abs + 2;
+    const char *s1 = strchr(rest, '/');
+    if (s1 == NULL) {
+        q->orig_kind = ACP_ORIG_OTHER;
+        return RSC_OK;
+    }
+    const char *s2 = strchr(s1 + 1, '/');
+    if (s2 == NULL)
+        q->orig_kind = s1[1] == 'S' ? ACP_ORIG_AE : ACP_ORIG_CSE;
+    else
+        q->orig_kind = strchr(s2 + 1, '/') ? ACP_ORIG_OTHER : ACP_ORIG_AE;
+    if (q->orig_kind == ACP_ORIG_AE && s2 == NULL) {
+        /* an "/S..." ID that is a registered remoteCSE is a CSE */
+        size_t pos = 0;
+        void *v;
+        while (hmap_next(c->tree.by_ri, &pos, NULL, &v)) {
+            struct res *r = v;
+            const char *csi = r->ty == TY_CSR ? res_attr_str(r, "csi") : NULL;
+            if (csi && strcmp(csi, s1) == 0) {
+                q->orig_kind = ACP_ORIG_CSE;
+                break;
+            }
+        }
+    }
+    return RSC_OK;
+}
+
+static bool ae_registered(struct cse *c, const char *stem)
+{
+    struct res *r = tree_by_ri(&c->tree, stem);
+    return r != NULL && r->ty == TY_AE;
+}
+
+static bool has_sa(const struct m2m_secctx *s)
+{
+    return s->kind == M2M_SEC_TLS_CERT || s->kind == M2M_SEC_TLS_PSK ||
+           s->kind == M2M_SEC_TLS_RPK;
+}
+
+/* TS-0004 7.3.2.1 (Recv-1.0) and TS-0003 7.2.1, SPEC-MAP B3/B4: the identity checks that tie
+ * From to the security association. Returns RSC_OK to continue. */
+static m2m_rsc check_identity(struct rq *q, char *why, size_t whylen)
+{
+    struct cse *c = q->cse;
+    const struct m2m_request *req = q->req;
+    const struct m2m_secctx *sec = &req->sec;
+    const char *fr = req->fr;
+    bool fr_is_cse_id = fr[0] == '/';
+    if (has_sa(sec) && sec->identity[0]) {
+        /* B4: inside an SA the From must be the identity bound to it. */
+        char bound[sizeof q->orig_abs];
+        if (acp_id_absolute(sec->identity, strlen(sec->identity), &c->host, bound,
+                            sizeof bound) != M2M_OK ||
+            strcmp(bound, q->orig_abs) != 0) {
+            snprintf(why, whylen, "originator does not match the authenticated identity");
+            return RSC_ORIGINATOR_NOT_AUTHENTICATED;
+        }
+        q->authn = true;
+        return RSC_OK;
+    }
+    /* B3 rule 4: a CSE-ID originator outside any SA. */
+    if (fr_is_cse_id && q->orig_kind == ACP_ORIG_CSE) {
+        snprintf(why, whylen, "a CSE originator requires a security association");
+        return RSC_SECURITY_ASSOCIATION_REQUIRED;
+    }
+    /* B3 rule 3: outside any SA an AE-ID must belong to an AE registered here. The configured
+     * admin originator is provisioned (docs/DECISIONS.md) and counts as registered. */
+    if (!fr_is_cse_id && !is_ae_create(req) && strcmp(fr, c->cfg.admin) != 0 &&
+        !ae_registered(c, fr)) {
+        snprintf(why, whylen, "originator %s is not registered", fr);
+        return RSC_ORIGINATOR_NOT_AUTHENTICATED;
+    }
+    if (fr_is_cse_id && q->orig_kind == ACP_ORIG_AE && !is_ae_create(req)) {
+        /* P 7.3.2.1: an AE registered here sends its stem; other forms arrive via CSEs. */
+        snprintf(why, whylen, "an AE originator must use its AE-ID stem");
+        return RSC_BAD_REQUEST;
+    }
+    q->authn = sec->trusted_listener;
+    return RSC_OK;
+}
+
+static m2m_rsc check_primitive(struct rq *q, char *why, size_t whylen)
+{
+    const struct m2m_request *req = q->req;
+    if (req->op < M2M_OP_CREATE || req->op > M2M_OP_NOTIFY) {
+        snprintf(why, whylen, "unknown operation");
+        return RSC_BAD_REQUEST;
+    }
+    /* TS-0004 7.3.2.1: From is mandatory except for AE registration. */
+    if (req->fr == NULL || req->fr[0] == 0) {
+        if (!is_ae_create(req)) {
+            snprintf(why, whylen, "missing originator (X-M2M-Origin)");
+            return RSC_BAD_REQUEST;
+        }
+    }
+    if (req->rqi == NULL || req->rqi[0] == 0) {
+        snprintf(why, whylen, "missing request identifier (X-M2M-RI)");
+        return RSC_BAD_REQUEST;
+    }
+    if (req->rvi != NULL && strcmp(req->rvi, "3") != 0 && strcmp(req->rvi, "4") != 0 &&
+        strcmp(req->rvi, "5") != 0) {
+        snprintf(why, whylen, "release version %s not supported", req->rvi);
+        return RSC_RELEASE_VERSION_NOT_SUPPORTED;
+    }
+    if (req->op == M2M_OP_CREATE && req->ty <= 0) {
+        snprintf(why, whylen, "missing resource type on create");
+        return RSC_BAD_REQUEST;
+    }
+    if (req->op == M2M_OP_CREATE && req->has_fc) {
+        snprintf(why, whylen, "filter criteria are not allowed on create");
+        return RSC_BAD_REQUEST;
+    }
+    if (req->rqet > 0 && req->rqet <= q->now_us) {
+        snprintf(why, whylen, "request expiration timestamp has passed");
+        return RSC_REQUEST_TIMEOUT;
+    }
+    if (req->rt > 1) {
+        snprintf(why, whylen, "only blocking requests are supported");
+        return RSC_NOT_IMPLEMENTED;
+    }
+    return RSC_OK;
+}
+
+void cse_pipeline(struct rq *q)
+{
+    char why[256] = "";
+    struct m2m_request *req = q->req;
+    struct target t;
+    m2m_rsc rsc = check_primitive(q, why, sizeof why);
+    if (rsc == RSC_OK && req->fr && req->fr[0]) {
+        rsc = normalise_originator(q, why, sizeof why);
+        if (rsc == RSC_OK)
+            rsc = check_identity(q, why, sizeof why);
+    }
+    if (rsc == RSC_OK)
+        rsc = cse_resolve(q, req->to, &t, why, sizeof why); /* Recv-6.2: 4004 before 4103 */
+    if (rsc != RSC_OK) {
+        m2m_response_error(q->resp, rsc, "%s", why);
+        return;
+    }
+    if (t.virt == VIRT_FOPT) {
+        grp_fanout(q, &t);
+        return;
+    }
+    switch (req->op) {
+    case M2M_OP_CREATE: h_create(q, &t); break;
+    case M2M_OP_RETRIEVE: h_retrieve(q, &t); break;
+    case M2M_OP_UPDATE: h_update(q, &t); break;
+    case M2M_OP_DELETE: h_delete(q, &t); break;
+    default:
+        /* NOTIFY to resources hosted here (CSEBase/AE as notification targets) is not a
+         * feature of this release. */
+        m2m_response_error(q->resp, RSC_OPERATION_NOT_ALLOWED,
+                           "notify is not accepted by this CSE");
+        break;
+    }
+}
