@@ -1,0 +1,109 @@
+/* net_internal.h: layouts shared by server.c (threads, listeners, completion queue) and conn.c
+ * (one connection: buffers, HTTP framing, the exchange FIFO, timeouts). Not a public contract. */
+#ifndef M2M_NET_INTERNAL_H
+#define M2M_NET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "net/server.h"
+#include "tls/tls.h"
+
+#define SRV_BACKPRESSURE_BYTES (1u << 20) /* stop reading while this much output waits */
+#define SRV_TICK_MS 250                   /* timer scan period */
+#define SRV_LINGER_MS 2000                /* drain input after an error response, then close */
+#define SRV_READ_CHUNK 16384
+
+/* One request/response pair. Referenced by the connection FIFO (until its bytes are queued for
+ * writing or the connection closes) and by the handler (until srv_respond is processed by the
+ * owning loop). Both references are dropped on the loop thread only, so `refs` needs no atomics.
+ * `wire` and `failed` are written by the responding thread before the exchange is posted under
+ * the loop mutex, and read by the loop only after it took it back from the queue. */
+struct srv_exchange {
+    struct srv_loop *loop;
+    struct srv_conn *conn; /* NULL once the connection is gone; loop thread only */
+    int refs;
+    bool done;       /* the response is in `wire`; loop thread only */
+    bool keep_alive; /* of the request (HTTP rules) */
+    bool failed;     /* serialization failed: close the connection instead */
+    bool counted;    /* handed to the handler: counted in srv->outstanding */
+    struct m2m_request req;
+    struct m2m_buf wire;
+    struct srv_exchange *next;  /* connection FIFO */
+    struct srv_exchange *qnext; /* completion queue */
+};
+
+enum srv_conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_LINGER, CONN_CLOSED };
+
+struct srv_conn {
+    struct srv_loop *loop;
+    int fd;
+    int listener;
+    enum srv_conn_state state;
+    struct tls_session *tls;
+    struct m2m_secctx sec; /* template copied into every request */
+    struct m2m_buf in, out;
+    size_t out_off; /* bytes of `out` already written */
+    size_t in_cap;  /* bound of `in`: one maximal request */
+    struct srv_exchange *xq_head, *xq_tail;
+    int n_pending;        /* exchanges in the FIFO */
+    bool read_eof;        /* the peer finished sending */
+    bool stop_parsing;    /* a request said Connection: close, or framing failed */
+    bool close_after_out; /* close once `out` is flushed and the FIFO is empty */
+    bool want_write;      /* the last write (or TLS step) hit EAGAIN */
+    uint32_t ev_mask;     /* events registered with epoll */
+    int64_t t_open_ms, t_activity_ms, t_req_start_ms, t_linger_ms;
+    struct srv_conn *prev, *next; /* loop's connection list */
+    struct srv_conn *dirty_next;
+    bool in_dirty;
+};
+
+struct srv_loop {
+    struct srv *srv;
+    int idx;
+    pthread_t th;
+    bool started;
+    int epfd, evfd;
+    int lfd[SRV_MAX_LISTENERS];
+    pthread_mutex_t mu; /* guards q_head/q_tail */
+    struct srv_exchange *q_head, *q_tail;
+    struct srv_conn *conns;  /* open connections */
+    struct srv_conn *zombie; /* closed, freed at the end of the iteration */
+    struct srv_conn *dirty;  /* need servicing after completions */
+    int64_t last_tick_ms;
+    bool listeners_closed;
+    bool lpaused[SRV_MAX_LISTENERS]; /* out of descriptors: resumed on the next tick */
+};
+
+struct srv {
+    struct srv_cfg cfg;
+    srv_handler_fn fn;
+    void *ctx;
+    struct tls_ctx *tls;
+    int nloops;
+    struct srv_loop *loops;
+    int ports[SRV_MAX_LISTENERS];
+    atomic_bool stopping;
+    atomic_int open;
+    atomic_long outstanding; /* exchanges handed to the handler and not yet processed back */
+    atomic_uint_fast64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
+        parse_errors, timeouts;
+};
+
+/* conn.c */
+void conn_accept(struct srv_loop *l, int lfd, int listener);
+void conn_on_event(struct srv_conn *c, uint32_t events);
+void conn_service(struct srv_conn *c);
+void conn_close(struct srv_conn *c);
+void conn_tick(struct srv_conn *c, int64_t now_ms);
+void conn_free(struct srv_conn *c);
+void exchange_unref(struct srv_exchange *x);
+
+/* server.c */
+void loop_mark_dirty(struct srv_loop *l, struct srv_conn *c);
+void loop_pause_listener(struct srv_loop *l, int li);
+
+#endif
