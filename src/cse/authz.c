@@ -62,7 +62,7 @@ static void fill_request(struct rq *q, uint32_t op_bit, int create_ty, struct re
     a->time = q->t;
     fill_ip(&q->req->sec, a);
     if (create_attrs) {
-        const cJSON *cnd = cJSON_GetObjectItem(create_attrs, "cnd");
+        const cJSON *cnd = cJSON_GetObjectItemCaseSensitive(create_attrs, "cnd");
         a->create_spty_cnd = cJSON_IsString(cnd) ? cnd->valuestring : NULL;
     }
 }
@@ -116,6 +116,8 @@ static bool decide(struct rq *q, const struct acp_request *a, const struct acp_p
     if (d.permit)
         log_debug("permit %s for %s: %s rule %d", what, q->orig_abs, set[d.policy_index].ri,
                   d.rule_index);
+    else if (a->op == ACP_OP_DISCOVERY)
+        log_debug("discovery omits %s for %s", what, q->orig_abs); /* A13: silent */
     else
         log_info("deny %s op=%u for %s (%zu policies)", what, a->op, q->orig_abs, n);
     return d.permit;
@@ -142,7 +144,7 @@ bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_t
         add_system(q, true, set, &n);
     } else {
         struct res *h = acpi_holder(target);
-        const cJSON *acpi = h ? cJSON_GetObjectItem(h->attrs, "acpi") : NULL;
+        const cJSON *acpi = h ? cJSON_GetObjectItemCaseSensitive(h->attrs, "acpi") : NULL;
         size_t listed = add_listed(q, acpi, false, set, &n);
         if (listed == 0 && h != NULL)
             owner = is_creator(q, h);
@@ -159,7 +161,7 @@ bool authz_check_acpi_update(struct rq *q, struct res *target)
     size_t n = 0;
     struct acp_request a;
     fill_request(q, ACP_OP_UPDATE, 0, target, NULL, &a);
-    const cJSON *acpi = cJSON_GetObjectItem(target->attrs, "acpi");
+    const cJSON *acpi = cJSON_GetObjectItemCaseSensitive(target->attrs, "acpi");
     size_t listed = add_listed(q, acpi, true, set, &n);
     bool owner = listed == 0 && is_creator(q, target);
     add_system(q, true, set, &n);
@@ -169,7 +171,7 @@ bool authz_check_acpi_update(struct rq *q, struct res *target)
 /* A13: group fan-out is judged by the group's macp (fallback: the group's own policies). */
 bool authz_check_fopt(struct rq *q, struct res *grp, uint32_t op_bit)
 {
-    const cJSON *macp = cJSON_GetObjectItem(grp->attrs, "macp");
+    const cJSON *macp = cJSON_GetObjectItemCaseSensitive(grp->attrs, "macp");
     if (!cJSON_IsArray(macp) || cJSON_GetArraySize(macp) == 0)
         return authz_check(q, grp, op_bit, q->req->ty, NULL);
     struct acp_policy set[MAX_POLICIES];

@@ -350,10 +350,10 @@ static m2m_rc add_boot_res(struct cse *c, struct res *parent, const char *ri, co
     r->ct_us = r->lt_us = cse_next_ct(c, m2m_now_us());
     if (ty == TY_ACP) {
         char err[256];
-        rc = acp_ruleset_compile(cJSON_GetObjectItem(attrs, "pv"), &c->host, &r->pv, err,
+        rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pv"), &c->host, &r->pv, err,
                                  sizeof err);
         if (rc == M2M_OK)
-            rc = acp_ruleset_compile(cJSON_GetObjectItem(attrs, "pvs"), &c->host, &r->pvs, err,
+            rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pvs"), &c->host, &r->pvs, err,
                                      sizeof err);
         if (rc != M2M_OK) {
             log_error("bootstrap ACP: %s", err);
@@ -431,12 +431,12 @@ static m2m_rc load_cb(void *ctx, const struct store_rec *rec)
     RETURN_IF_ERR(res_new(rec->ri, rec->rn, rec->ty, attrs, rec->creator, &r));
     r->ct_us = rec->ct_us;
     r->et_us = rec->et_us;
-    const cJSON *lt = cJSON_GetObjectItem(attrs, "lt");
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(attrs, "lt");
     int64_t ltv;
     r->lt_us = (cJSON_IsString(lt) && m2m_ts_parse(lt->valuestring, strlen(lt->valuestring), &ltv))
                    ? ltv
                    : rec->ct_us;
-    const cJSON *st = cJSON_GetObjectItem(attrs, "st");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(attrs, "st");
     if (cJSON_IsNumber(st))
         r->st = (uint64_t)st->valuedouble;
     if (l->n == l->cap) {
@@ -475,7 +475,7 @@ static m2m_rc load(struct cse *c)
 {
     struct load_ctx l = {c, NULL, 0, 0};
     m2m_rc rc = store_load_all(c->store, load_cb, &l);
-    if (rc == M2M_OK)
+    if (rc == M2M_OK && l.n > 0)
         qsort(l.v, l.n, sizeof *l.v, by_ct);
     for (size_t i = 0; i < l.n; i++) {
         struct res *r = l.v[i].r;
@@ -494,9 +494,9 @@ static m2m_rc load(struct cse *c)
         }
         if (r->ty == TY_ACP) {
             char err[256];
-            if (acp_ruleset_compile(cJSON_GetObjectItem(r->attrs, "pv"), &c->host, &r->pv, err,
+            if (acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pv"), &c->host, &r->pv, err,
                                     sizeof err) != M2M_OK ||
-                acp_ruleset_compile(cJSON_GetObjectItem(r->attrs, "pvs"), &c->host, &r->pvs, err,
+                acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pvs"), &c->host, &r->pvs, err,
                                     sizeof err) != M2M_OK)
                 /* deny on doubt: an ACP that no longer compiles grants nothing */
                 log_error("store: ACP %s does not compile (%s); it grants nothing", r->ri, err);
@@ -506,7 +506,7 @@ static m2m_rc load(struct cse *c)
             res_free(r);
         else if (r->ty == TY_CIN && parent) {
             parent->cni++;
-            parent->cbs += r->cs = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(r->attrs, "cs"));
+            parent->cbs += r->cs = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r->attrs, "cs"));
         }
         free(l.v[i].pi);
     }

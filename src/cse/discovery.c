@@ -8,7 +8,7 @@
 
 static bool has_label(const struct res *r, const char *l)
 {
-    const cJSON *lbl = cJSON_GetObjectItem(r->attrs, "lbl");
+    const cJSON *lbl = cJSON_GetObjectItemCaseSensitive(r->attrs, "lbl");
     const cJSON *e;
     cJSON_ArrayForEach(e, lbl)
     {

@@ -14,7 +14,7 @@ static bool member_type_ok(int mt, struct res *m, bool fopt_member)
     if (mt == 0) /* mixed */
         return true;
     if (fopt_member && m->ty == TY_GRP) {
-        const cJSON *smt = cJSON_GetObjectItem(m->attrs, "mt");
+        const cJSON *smt = cJSON_GetObjectItemCaseSensitive(m->attrs, "mt");
         return cJSON_IsNumber(smt) && (int)smt->valuedouble == mt;
     }
     return m->ty == mt;
@@ -22,15 +22,15 @@ static bool member_type_ok(int mt, struct res *m, bool fopt_member)
 
 m2m_rsc grp_validate_members(struct rq *q, cJSON *attrs, char *why, size_t whylen)
 {
-    const cJSON *mtj = cJSON_GetObjectItem(attrs, "mt");
+    const cJSON *mtj = cJSON_GetObjectItemCaseSensitive(attrs, "mt");
     int mt = cJSON_IsNumber(mtj) ? (int)mtj->valuedouble : 0;
-    const cJSON *csyj = cJSON_GetObjectItem(attrs, "csy");
+    const cJSON *csyj = cJSON_GetObjectItemCaseSensitive(attrs, "csy");
     int csy = cJSON_IsNumber(csyj) ? (int)csyj->valuedouble : 1; /* ABANDON_MEMBER */
-    const cJSON *mnmj = cJSON_GetObjectItem(attrs, "mnm");
+    const cJSON *mnmj = cJSON_GetObjectItemCaseSensitive(attrs, "mnm");
     long mnm = cJSON_IsNumber(mnmj) ? (long)mnmj->valuedouble : q->cse->cfg.group_max_members;
     if (mnm > q->cse->cfg.group_max_members)
         mnm = q->cse->cfg.group_max_members;
-    cJSON *mid = cJSON_GetObjectItem(attrs, "mid");
+    cJSON *mid = cJSON_GetObjectItemCaseSensitive(attrs, "mid");
     if (!cJSON_IsArray(mid)) {
         snprintf(why, whylen, "memberIDs must be a list");
         return RSC_BAD_REQUEST;
@@ -87,14 +87,14 @@ m2m_rsc grp_validate_members(struct rq *q, cJSON *attrs, char *why, size_t whyle
         return RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED;
     }
     int n = cJSON_GetArraySize(out);
-    cJSON_ReplaceItemInObject(attrs, "mid", out);
+    cJSON_ReplaceItemInObjectCaseSensitive(attrs, "mid", out);
     if (mixed)
-        cJSON_ReplaceItemInObject(attrs, "mt", cJSON_CreateNumber(0));
-    cJSON_DeleteItemFromObject(attrs, "cnm");
+        cJSON_ReplaceItemInObjectCaseSensitive(attrs, "mt", cJSON_CreateNumber(0));
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "cnm");
     cJSON_AddNumberToObject(attrs, "cnm", n);
-    if (!cJSON_GetObjectItem(attrs, "mnm"))
+    if (!cJSON_GetObjectItemCaseSensitive(attrs, "mnm"))
         cJSON_AddNumberToObject(attrs, "mnm", (double)mnm);
-    cJSON_DeleteItemFromObject(attrs, "mtv");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "mtv");
     cJSON_AddTrueToObject(attrs, "mtv");
     return RSC_OK;
 }
@@ -117,7 +117,7 @@ void grp_fanout(struct rq *q, struct target *t)
                            "access denied: the originator has no privilege");
         return;
     }
-    const cJSON *mid = cJSON_GetObjectItem(grp->attrs, "mid");
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(grp->attrs, "mid");
     if (cJSON_GetArraySize(mid) == 0) {
         m2m_response_error(q->resp, RSC_NO_MEMBERS, "the group has no members");
         return;

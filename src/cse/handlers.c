@@ -130,7 +130,7 @@ static m2m_rsc parse_content(struct rq *q, int ty, cJSON **root, cJSON **attrs, 
 
 static m2m_rsc check_et(struct rq *q, const cJSON *attrs, int64_t *et, char *why, size_t whylen)
 {
-    const cJSON *e = cJSON_GetObjectItem(attrs, "et");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(attrs, "et");
     if (e == NULL || cJSON_IsNull(e))
         return RSC_OK;
     if (!cJSON_IsString(e) || !m2m_ts_parse(e->valuestring, strlen(e->valuestring), et)) {
@@ -165,12 +165,12 @@ static m2m_rsc compile_acp(struct rq *q, const cJSON *attrs, struct acp_ruleset 
 {
     char err[200];
     *pv = *pvs = NULL;
-    if (acp_ruleset_compile(cJSON_GetObjectItem(attrs, "pv"), &q->cse->host, pv, err,
+    if (acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pv"), &q->cse->host, pv, err,
                             sizeof err) != M2M_OK) {
         snprintf(why, whylen, "pv: %s", err);
         return RSC_BAD_REQUEST;
     }
-    if (acp_ruleset_compile(cJSON_GetObjectItem(attrs, "pvs"), &q->cse->host, pvs, err,
+    if (acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pvs"), &q->cse->host, pvs, err,
                             sizeof err) != M2M_OK) {
         snprintf(why, whylen, "pvs: %s", err);
         acp_ruleset_free(*pv);
@@ -186,8 +186,8 @@ static m2m_rsc compile_acp(struct rq *q, const cJSON *attrs, struct acp_ruleset 
         return RSC_BAD_REQUEST;
     }
     /* [INTERP] SPEC-MAP A1: adri and apri together, or with rules in pv, are refused. */
-    bool adri = cJSON_GetObjectItem(attrs, "adri") != NULL;
-    bool apri = cJSON_GetObjectItem(attrs, "apri") != NULL;
+    bool adri = cJSON_GetObjectItemCaseSensitive(attrs, "adri") != NULL;
+    bool apri = cJSON_GetObjectItemCaseSensitive(attrs, "apri") != NULL;
     if ((adri && apri) || ((adri || apri) && acp_ruleset_count(*pv) > 0)) {
         snprintf(why, whylen, "adri/apri conflict with each other or with pv");
         acp_ruleset_free(*pv);
@@ -226,7 +226,7 @@ static struct res *last_cin(struct res *cnt)
 
 static bool attr_u64(const struct res *r, const char *sn, uint64_t *v)
 {
-    const cJSON *j = cJSON_GetObjectItem(r->attrs, sn);
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(r->attrs, sn);
     if (!cJSON_IsNumber(j))
         return false;
     *v = (uint64_t)j->valuedouble;
@@ -314,14 +314,14 @@ m2m_rc res_delete_subtree(struct rq *q, struct res *r)
 static m2m_rsc pick_name(struct rq *q, struct res *parent, cJSON *attrs, const char *ri,
                          char *rn, size_t rnlen, char *why, size_t whylen)
 {
-    const cJSON *j = cJSON_GetObjectItem(attrs, "rn");
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     if (cJSON_IsString(j)) {
         snprintf(rn, rnlen, "%s", j->valuestring);
         if (tree_child(&q->cse->tree, parent, rn) != NULL) {
             snprintf(why, whylen, "a resource named %s already exists here", rn);
             return RSC_CONFLICT;
         }
-        cJSON_DeleteItemFromObject(attrs, "rn");
+        cJSON_DeleteItemFromObjectCaseSensitive(attrs, "rn");
     } else {
         snprintf(rn, rnlen, "%s", ri);
         if (tree_child(&q->cse->tree, parent, rn) != NULL) {
@@ -425,7 +425,7 @@ void h_create(struct rq *q, struct target *t)
         goto fail;
     if (et == 0)
         et = q->now_us + q->cse->cfg.default_et_s * 1000000LL;
-    if ((rsc = check_acpi(q, cJSON_GetObjectItem(attrs, "acpi"), why, sizeof why)) != RSC_OK)
+    if ((rsc = check_acpi(q, cJSON_GetObjectItemCaseSensitive(attrs, "acpi"), why, sizeof why)) != RSC_OK)
         goto fail;
     if (req->ty == TY_ACP &&
         (rsc = compile_acp(q, attrs, &pv, &pvs, why, sizeof why)) != RSC_OK)
@@ -435,7 +435,7 @@ void h_create(struct rq *q, struct target *t)
         goto fail;
     uint64_t cs = 0;
     if (req->ty == TY_CIN) {
-        cs = content_size(cJSON_GetObjectItem(attrs, "con"));
+        cs = content_size(cJSON_GetObjectItemCaseSensitive(attrs, "con"));
         uint64_t mbs;
         if (attr_u64(parent, "mbs", &mbs) && cs > mbs) {
             rsc = RSC_NOT_ACCEPTABLE;
@@ -459,7 +459,7 @@ void h_create(struct rq *q, struct target *t)
             snprintf(why, sizeof why, "too many subscriptions on this resource");
             goto fail;
         }
-        if ((rsc = notify_collect_urls(q, cJSON_GetObjectItem(attrs, "nu"), &urls, &n_urls)) !=
+        if ((rsc = notify_collect_urls(q, cJSON_GetObjectItemCaseSensitive(attrs, "nu"), &urls, &n_urls)) !=
             RSC_OK) {
             snprintf(why, sizeof why, "notificationURI cannot be reached from this CSE");
             goto fail;
@@ -501,13 +501,13 @@ void h_create(struct rq *q, struct target *t)
         snprintf(why, sizeof why, "internal: create outside the writer");
         goto fail;
     }
-    const cJSON *cr = cJSON_GetObjectItem(attrs, "cr");
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(attrs, "cr");
     if (cr != NULL) /* "cr": null asks the CSE to record the creator (TS-0004 9.6.1.3) */
-        cJSON_ReplaceItemInObject(attrs, "cr", cJSON_CreateString(req->fr));
+        cJSON_ReplaceItemInObjectCaseSensitive(attrs, "cr", cJSON_CreateString(req->fr));
     cJSON_DetachItemViaPointer(root, attrs);
     cJSON_Delete(root);
     root = NULL;
-    cJSON_DeleteItemFromObject(attrs, "et");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "et");
     struct res *r = insert_new(q, parent, ri, rn, req->ty, attrs, et);
     attrs = NULL;
     if (r == NULL) {
@@ -534,9 +534,11 @@ void h_create(struct rq *q, struct target *t)
     res_persist(q, r);
     if (r->ty == TY_CIN)
         cin_enforce_limits(q, parent);
-    cJSON *rep = res_wrap(r, false);
-    notify_event(q, parent, 3, rep);
-    cJSON_Delete(rep);
+    if (r->ty != TY_SUB) { /* a new subscription is not told about its own creation */
+        cJSON *rep = res_wrap(r, false);
+        notify_event(q, parent, 3, rep);
+        cJSON_Delete(rep);
+    }
     respond_created(q, r);
     free(ri);
     return;
@@ -582,7 +584,7 @@ static void add_children(struct rq *q, struct res *r, cJSON *into, bool refs)
         }
         char key[32];
         snprintf(key, sizeof key, "m2m:%s", restype_short_name(c->ty));
-        cJSON *arr = cJSON_GetObjectItem(into, key);
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(into, key);
         if (arr == NULL)
             arr = cJSON_AddArrayToObject(into, key);
         cJSON_AddItemToArray(arr, cJSON_Duplicate(c->attrs, true));
@@ -627,11 +629,11 @@ void h_retrieve(struct rq *q, struct target *t)
     case RCN_ATTRIBUTES: body = res_wrap(r, false); break;
     case RCN_ATTRIBUTES_CHILD_RESOURCES:
         body = res_wrap(r, false);
-        add_children(q, r, cJSON_GetObjectItem(body, key), false);
+        add_children(q, r, cJSON_GetObjectItemCaseSensitive(body, key), false);
         break;
     case RCN_ATTRIBUTES_CHILD_RESOURCE_REFERENCES:
         body = res_wrap(r, false);
-        add_children(q, r, cJSON_GetObjectItem(body, key), true);
+        add_children(q, r, cJSON_GetObjectItemCaseSensitive(body, key), true);
         break;
     case RCN_CHILD_RESOURCE_REFERENCES: {
         body = cJSON_CreateObject();
@@ -674,7 +676,7 @@ void h_update(struct rq *q, struct target *t)
     }
     if ((rsc = parse_content(q, r->ty, &root, &attrs, why, sizeof why)) != RSC_OK)
         goto fail;
-    const cJSON *acpi = cJSON_GetObjectItem(attrs, "acpi");
+    const cJSON *acpi = cJSON_GetObjectItemCaseSensitive(attrs, "acpi");
     if (acpi != NULL) {
         /* TS-0001 9.6.1.3.2, SPEC-MAP A3 step 2: acpi must be the only attribute, and the change
          * is judged by the selfPrivileges of the currently linked ACPs. */
@@ -721,7 +723,9 @@ void h_update(struct rq *q, struct target *t)
     }
     if (r->ty == TY_ACP && (rsc = compile_acp(q, merged, &pv, &pvs, why, sizeof why)) != RSC_OK)
         goto fail;
-    if (r->ty == TY_GRP && cJSON_GetObjectItem(attrs, "mid") &&
+    if (r->ty == TY_GRP &&
+        (cJSON_GetObjectItemCaseSensitive(attrs, "mid") ||
+         cJSON_GetObjectItemCaseSensitive(attrs, "mnm")) &&
         (rsc = grp_validate_members(q, merged, why, sizeof why)) != RSC_OK)
         goto fail;
     if (!q->in_writer) {
@@ -729,7 +733,7 @@ void h_update(struct rq *q, struct target *t)
         goto fail;
     }
     /* apply */
-    cJSON_DeleteItemFromObject(merged, "et");
+    cJSON_DeleteItemFromObjectCaseSensitive(merged, "et");
     cJSON_Delete(r->attrs);
     r->attrs = merged;
     merged = NULL;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "bind/http/http_client.h"
 #include "cse/cse_internal.h"
 #include "enc/json.h"
@@ -19,17 +20,83 @@ struct task {
     struct job *job;   /* verification: the parked subscription create */
 };
 
+#define DOWN_SLOTS 64
+#define DOWN_MS 30000
+
+/* A target that did not answer is marked down for DOWN_MS: further deliveries to it are dropped
+ * at once (and logged) instead of tying up a delivery thread for a full timeout each. */
+struct down_slot {
+    char authority[256];
+    int64_t until_ms;
+};
+
 struct notifier {
     struct cse *cse;
     pthread_t *threads;
     int n_threads;
+    pthread_t verifier; /* verifications never wait behind deliveries */
+    bool verifier_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct task *head, *tail;
+    pthread_cond_t cv, vcv;
+    struct task *head, *tail;   /* deliveries */
+    struct task *vhead, *vtail; /* verifications */
     int queued;
     bool stopping;
     unsigned long rqi;
+    struct down_slot down[DOWN_SLOTS];
 };
+
+static void authority_of(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+static bool target_down(struct notifier *nf, const char *url)
+{
+    char a[256];
+    authority_of(url, a, sizeof a);
+    int64_t now = m2m_mono_ms();
+    bool down = false;
+    pthread_mutex_lock(&nf->mu);
+    for (int i = 0; i < DOWN_SLOTS; i++)
+        if (nf->down[i].until_ms > now && strcmp(nf->down[i].authority, a) == 0)
+            down = true;
+    pthread_mutex_unlock(&nf->mu);
+    return down;
+}
+
+static void mark_target(struct notifier *nf, const char *url, bool up)
+{
+    char a[256];
+    authority_of(url, a, sizeof a);
+    int64_t now = m2m_mono_ms();
+    pthread_mutex_lock(&nf->mu);
+    int slot = -1;
+    for (int i = 0; i < DOWN_SLOTS; i++) {
+        if (strcmp(nf->down[i].authority, a) == 0) {
+            slot = i;
+            break;
+        }
+        if (slot < 0 && nf->down[i].until_ms <= now)
+            slot = i;
+    }
+    if (slot >= 0) {
+        if (up) {
+            if (strcmp(nf->down[slot].authority, a) == 0)
+                nf->down[slot].until_ms = 0;
+        } else {
+            snprintf(nf->down[slot].authority, sizeof nf->down[slot].authority, "%s", a);
+            nf->down[slot].until_ms = now + DOWN_MS;
+        }
+    }
+    pthread_mutex_unlock(&nf->mu);
+}
 
 void note_free_list(struct note *n)
 {
@@ -52,13 +119,22 @@ static bool push(struct notifier *nf, struct task *t, bool force)
         return false;
     }
     t->next = NULL;
-    if (nf->tail)
-        nf->tail->next = t;
-    else
-        nf->head = t;
-    nf->tail = t;
-    nf->queued++;
-    pthread_cond_signal(&nf->cv);
+    if (t->job) {
+        if (nf->vtail)
+            nf->vtail->next = t;
+        else
+            nf->vhead = t;
+        nf->vtail = t;
+        pthread_cond_signal(&nf->vcv);
+    } else {
+        if (nf->tail)
+            nf->tail->next = t;
+        else
+            nf->head = t;
+        nf->tail = t;
+        nf->queued++;
+        pthread_cond_signal(&nf->cv);
+    }
     pthread_mutex_unlock(&nf->mu);
     return true;
 }
@@ -77,8 +153,13 @@ static m2m_rsc post(struct notifier *nf, const char *url, const char *body, int 
             break;
         int status = 0;
         rsc = RSC_NONE;
+        int64_t t0 = m2m_mono_ms();
         m2m_rc rc = http_client_post(url, nf->cse->cfg.cse_id, rqi, body, strlen(body),
                                      nf->cse->cfg.notify_timeout_ms, &status, &rsc);
+        /* A target that lets a request time out is hung, not flaky: retrying would only hold
+         * a delivery thread longer. Fast failures (refused, reset) are retried. */
+        if (rc != M2M_OK && m2m_mono_ms() - t0 >= nf->cse->cfg.notify_timeout_ms * 9 / 10)
+            return RSC_NONE;
         if (rc == M2M_OK && status >= 200 && status < 300) {
             if (rsc == RSC_NONE)
                 rsc = RSC_OK;
@@ -106,7 +187,7 @@ static void run_verify(struct notifier *nf, struct job *j, struct note *n)
         /* sur carries the preassigned ri: "/csi/<ri>" */
         cJSON *b = cJSON_Parse(n->body);
         const char *sur =
-            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "m2m:sgn"), "sur"));
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "m2m:sgn"), "sur"));
         const char *ri = sur ? strrchr(sur, '/') : NULL;
         job_set_verified(j, ri ? ri + 1 : "");
         cJSON_Delete(b);
@@ -117,6 +198,29 @@ static void run_verify(struct notifier *nf, struct job *j, struct note *n)
     m2m_response_init(&resp);
     m2m_response_error(&resp, result, "subscription verification failed");
     job_finish(j, &resp);
+}
+
+static void *verifier_main(void *arg)
+{
+    struct notifier *nf = arg;
+    for (;;) {
+        pthread_mutex_lock(&nf->mu);
+        while (nf->vhead == NULL && !nf->stopping)
+            pthread_cond_wait(&nf->vcv, &nf->mu);
+        struct task *t = nf->vhead;
+        if (t == NULL) {
+            pthread_mutex_unlock(&nf->mu);
+            break;
+        }
+        nf->vhead = t->next;
+        if (nf->vhead == NULL)
+            nf->vtail = NULL;
+        pthread_mutex_unlock(&nf->mu);
+        run_verify(nf, t->job, t->note);
+        note_free_list(t->note);
+        free(t);
+    }
+    return NULL;
 }
 
 static void *notifier_main(void *arg)
@@ -136,14 +240,17 @@ static void *notifier_main(void *arg)
             nf->tail = NULL;
         nf->queued--;
         pthread_mutex_unlock(&nf->mu);
-        if (t->job) {
-            run_verify(nf, t->job, t->note);
-        } else {
+        {
             for (size_t i = 0; i < t->note->n_urls; i++) {
-                m2m_rsc r = post(nf, t->note->urls[i], t->note->body,
-                                 1 + nf->cse->cfg.notify_retries);
+                const char *url = t->note->urls[i];
+                if (target_down(nf, url)) {
+                    log_warn("notification to %s dropped: the target is not answering", url);
+                    continue;
+                }
+                m2m_rsc r = post(nf, url, t->note->body, 1 + nf->cse->cfg.notify_retries);
+                mark_target(nf, url, r != RSC_NONE);
                 if (r == RSC_NONE)
-                    log_warn("notification to %s not delivered", t->note->urls[i]);
+                    log_warn("notification to %s not delivered", url);
             }
         }
         note_free_list(t->note);
@@ -160,6 +267,9 @@ m2m_rc notifier_start(struct cse *c, struct notifier **out)
     nf->cse = c;
     pthread_mutex_init(&nf->mu, NULL);
     pthread_cond_init(&nf->cv, NULL);
+    pthread_cond_init(&nf->vcv, NULL);
+    if (pthread_create(&nf->verifier, NULL, verifier_main, nf) == 0)
+        nf->verifier_started = true;
     nf->threads = calloc((size_t)c->cfg.notify_threads, sizeof *nf->threads);
     if (nf->threads == NULL) {
         free(nf);
@@ -171,7 +281,7 @@ m2m_rc notifier_start(struct cse *c, struct notifier **out)
         nf->n_threads++;
     }
     *out = nf;
-    return nf->n_threads > 0 ? M2M_OK : M2M_ERR_INTERNAL;
+    return nf->n_threads > 0 && nf->verifier_started ? M2M_OK : M2M_ERR_INTERNAL;
 }
 
 void notifier_stop(struct notifier *nf)
@@ -181,9 +291,12 @@ void notifier_stop(struct notifier *nf)
     pthread_mutex_lock(&nf->mu);
     nf->stopping = true;
     pthread_cond_broadcast(&nf->cv);
+    pthread_cond_broadcast(&nf->vcv);
     pthread_mutex_unlock(&nf->mu);
     for (int i = 0; i < nf->n_threads; i++)
         pthread_join(nf->threads[i], NULL);
+    if (nf->verifier_started)
+        pthread_join(nf->verifier, NULL);
     /* threads drain the queue before they exit; anything left was never started */
     struct task *t = nf->head;
     while (t) {
@@ -195,6 +308,7 @@ void notifier_stop(struct notifier *nf)
     free(nf->threads);
     pthread_mutex_destroy(&nf->mu);
     pthread_cond_destroy(&nf->cv);
+    pthread_cond_destroy(&nf->vcv);
     free(nf);
 }
 
@@ -276,7 +390,7 @@ m2m_rsc notify_collect_urls(struct rq *q, const cJSON *nu, char ***urls, size_t 
             rsc = add_url(urls, n, e->valuestring);
         } else {
             struct res *ae = cse_resolve_id(q->cse, e->valuestring);
-            const cJSON *poa = ae && ae->ty == TY_AE ? cJSON_GetObjectItem(ae->attrs, "poa")
+            const cJSON *poa = ae && ae->ty == TY_AE ? cJSON_GetObjectItemCaseSensitive(ae->attrs, "poa")
                                                      : NULL;
             const cJSON *p;
             size_t before = *n;
@@ -305,8 +419,8 @@ m2m_rsc notify_collect_urls(struct rq *q, const cJSON *nu, char ***urls, size_t 
 
 static bool net_selected(const struct res *sub, int net)
 {
-    const cJSON *enc = cJSON_GetObjectItem(sub->attrs, "enc");
-    const cJSON *nets = cJSON_GetObjectItem(enc, "net");
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(sub->attrs, "enc");
+    const cJSON *nets = cJSON_GetObjectItemCaseSensitive(enc, "net");
     if (!cJSON_IsArray(nets) || cJSON_GetArraySize(nets) == 0)
         return net == 1; /* TS-0004 6.3.5.x: the default is Update_of_Resource */
     const cJSON *e;
@@ -325,16 +439,16 @@ void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep)
             continue;
         char **urls;
         size_t n;
-        if (notify_collect_urls(q, cJSON_GetObjectItem(s->attrs, "nu"), &urls, &n) != RSC_OK)
+        if (notify_collect_urls(q, cJSON_GetObjectItemCaseSensitive(s->attrs, "nu"), &urls, &n) != RSC_OK)
             continue;
-        const cJSON *nctj = cJSON_GetObjectItem(s->attrs, "nct");
+        const cJSON *nctj = cJSON_GetObjectItemCaseSensitive(s->attrs, "nct");
         int nct = cJSON_IsNumber(nctj) ? (int)nctj->valuedouble : 1;
         cJSON *body = cJSON_CreateObject();
         cJSON *sgn = cJSON_AddObjectToObject(body, "m2m:sgn");
         cJSON *nev = cJSON_AddObjectToObject(sgn, "nev");
         if (nct == 3) {
             const cJSON *inner = rep && rep->child ? rep->child : NULL;
-            const char *ri = cJSON_GetStringValue(cJSON_GetObjectItem(inner, "ri"));
+            const char *ri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "ri"));
             cJSON_AddStringToObject(nev, "rep", ri ? ri : "");
         } else if (rep) {
             cJSON_AddItemToObject(nev, "rep", cJSON_Duplicate(rep, true));

@@ -49,13 +49,13 @@ static m2m_rsc check_app_rules(struct rq *q, const char *api, const char *stem)
         if (r->ty != TY_ASAR || res_expired(r, q->now_us))
             continue;
         any_rule = true;
-        const cJSON *apci = cJSON_GetObjectItem(r->attrs, "apci");
+        const cJSON *apci = cJSON_GetObjectItemCaseSensitive(r->attrs, "apci");
         bool cred_ok = apci == NULL ? cred[0] == 0 : list_matches(apci, cred[0] ? cred : "");
         if (!cred_ok)
             continue;
-        if (!list_matches(cJSON_GetObjectItem(r->attrs, "aai"), api))
+        if (!list_matches(cJSON_GetObjectItemCaseSensitive(r->attrs, "aai"), api))
             continue;
-        if (!list_matches(cJSON_GetObjectItem(r->attrs, "aae"), stem))
+        if (!list_matches(cJSON_GetObjectItemCaseSensitive(r->attrs, "aae"), stem))
             continue;
         return RSC_OK;
     }
@@ -94,7 +94,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
     char stem[96];
     char why[256] = "";
     m2m_rsc rsc = RSC_OK;
-    const char *api = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, "api"));
+    const char *api = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "api"));
     /* TS-0001 10.2.2.2 From cases: absent or "C" -> CSE-assigned C-stem, "S" -> SP-assigned
      * S-stem, otherwise the stem the AE asks for. */
     const char *want = (fr == NULL || fr[0] == 0) ? "C" : fr;
@@ -140,7 +140,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
             goto fail;
         }
     }
-    const cJSON *rnj = cJSON_GetObjectItem(attrs, "rn");
+    const cJSON *rnj = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     const char *rn = cJSON_IsString(rnj) ? rnj->valuestring : stem;
     if (tree_child(&c->tree, parent, rn) != NULL) {
         rsc = RSC_CONFLICT;
@@ -148,7 +148,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
         goto fail;
     }
     int64_t et = q->now_us + c->cfg.default_et_s * 1000000LL;
-    const cJSON *etj = cJSON_GetObjectItem(attrs, "et");
+    const cJSON *etj = cJSON_GetObjectItemCaseSensitive(attrs, "et");
     if (cJSON_IsString(etj)) {
         if (!m2m_ts_parse(etj->valuestring, strlen(etj->valuestring), &et) || et <= q->now_us) {
             rsc = RSC_BAD_REQUEST;
@@ -156,7 +156,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
             goto fail;
         }
     }
-    const cJSON *acpi = cJSON_GetObjectItem(attrs, "acpi");
+    const cJSON *acpi = cJSON_GetObjectItemCaseSensitive(attrs, "acpi");
     const cJSON *e;
     cJSON_ArrayForEach(e, acpi)
     {
@@ -169,8 +169,8 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
     }
     char rnbuf[256];
     snprintf(rnbuf, sizeof rnbuf, "%s", rn);
-    cJSON_DeleteItemFromObject(attrs, "rn");
-    cJSON_DeleteItemFromObject(attrs, "et");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "rn");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "et");
     cJSON_AddStringToObject(attrs, "aei", stem);
     /* The registered AE owns itself: the default policy's creator is its absolute AE-ID. */
     char owner[sizeof q->orig_abs];
@@ -226,7 +226,7 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
         snprintf(why, sizeof why, "CSE registration requires an authenticated association");
         goto fail;
     }
-    const char *csi = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, "csi"));
+    const char *csi = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "csi"));
     if (csi == NULL || strcmp(csi, fr) != 0) {
         rsc = RSC_BAD_REQUEST;
         snprintf(why, sizeof why, "csi must equal the originator's CSE-ID");
@@ -245,7 +245,7 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
             goto fail;
         }
     const char *ri = csi + 1;
-    const cJSON *rnj = cJSON_GetObjectItem(attrs, "rn");
+    const cJSON *rnj = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     const char *rn = cJSON_IsString(rnj) ? rnj->valuestring : ri;
     if (tree_by_ri(&c->tree, ri) != NULL || tree_child(&c->tree, parent, rn) != NULL) {
         rsc = RSC_CONFLICT;
@@ -254,8 +254,8 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
     }
     char rnbuf[256];
     snprintf(rnbuf, sizeof rnbuf, "%s", rn);
-    cJSON_DeleteItemFromObject(attrs, "rn");
-    cJSON_DeleteItemFromObject(attrs, "et");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "rn");
+    cJSON_DeleteItemFromObjectCaseSensitive(attrs, "et");
     struct res *r;
     if (res_new(ri, rnbuf, TY_CSR, attrs, q->orig_abs, &r) != M2M_OK) {
         m2m_response_error(q->resp, RSC_INTERNAL_SERVER_ERROR, "out of memory");

@@ -390,13 +390,27 @@ static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
     s->fn(s->ctx, x, &x->req);
 }
 
+/* True while a request of this connection is with the handler. Requests on one connection are
+ * processed strictly in order (RFC 9112 9.3.2): a pipelined GET after a POST must see what the
+ * POST did, and the POST is answered only after its commit. */
+static bool conn_handler_busy(const struct srv_conn *c)
+{
+    if (cfg_of(c)->concurrent_pipeline)
+        return false;
+    for (const struct srv_exchange *x = c->xq_head; x != NULL; x = x->next)
+        if (x->counted && !x->done)
+            return true;
+    return false;
+}
+
 /* Parses as many buffered requests as the pipeline allows. Returns true on progress. */
 static bool conn_parse(struct srv_conn *c)
 {
     const struct srv_cfg *cfg = cfg_of(c);
     size_t off = 0;
     bool progress = false;
-    while (!c->stop_parsing && c->n_pending < cfg->max_pipeline && off < c->in.len &&
+    while (!c->stop_parsing && !conn_handler_busy(c) && c->n_pending < cfg->max_pipeline &&
+           off < c->in.len &&
            c->out.len - c->out_off < SRV_BACKPRESSURE_BYTES) {
         struct http_msg msg;
         size_t used = 0;

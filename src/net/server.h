@@ -39,6 +39,10 @@ struct srv_cfg {
     int read_timeout_ms;     /* a started request must complete within this, default 10000 */
     int handshake_timeout_ms;/* TLS handshake, default 10000 */
     int max_pipeline;        /* parsed-but-unanswered requests per connection, default 32 */
+    bool concurrent_pipeline;/* false (default): a connection's next request goes to the handler
+                                only after the previous one was answered, so pipelined requests
+                                are processed in order (a GET sees the POST before it); true:
+                                up to max_pipeline are with the handler at once */
     struct http_limits http;
     struct srv_tls_cfg tls;
 };

@@ -383,6 +383,7 @@ static void test_pipelined_reverse(void **state)
     struct cl c;
     struct resp r;
     srv_cfg_default(&cfg);
+    cfg.concurrent_pipeline = true; /* handler answers out of order on purpose */
     th_init(&t, TH_LATE, 3, 50, true); /* answers 3, last first */
     struct srv *s = start(&cfg, &t);
     cl_open(&c, srv_bound_port(s, 0));
@@ -419,6 +420,7 @@ static void test_mapping_error_in_order(void **state)
     struct cl c;
     struct resp r;
     srv_cfg_default(&cfg);
+    cfg.concurrent_pipeline = true; /* handler answers out of order on purpose */
     th_init(&t, TH_LATE, 2, 50, true);
     struct srv *s = start(&cfg, &t);
     cl_open(&c, srv_bound_port(s, 0));
@@ -603,6 +605,7 @@ static void test_client_gone_before_late_answer(void **state)
     struct th t;
     struct cl c;
     srv_cfg_default(&cfg);
+    cfg.concurrent_pipeline = true; /* handler answers out of order on purpose */
     th_init(&t, TH_LATE, 1, 300, false);
     struct srv *s = start(&cfg, &t);
     for (int i = 0; i < 3; i++) {
