@@ -100,6 +100,7 @@ void h_update(struct rq *q, struct target *t);
 void h_delete(struct rq *q, struct target *t);
 m2m_rc res_persist(struct rq *q, struct res *r);
 m2m_rc res_delete_subtree(struct rq *q, struct res *r);
+struct res *cse_reap_expired(struct rq *q, struct res *r);
 cJSON *res_wrap(const struct res *r, bool deep_copy);
 char *res_new_ri(struct cse *c, int ty);
 void cin_enforce_limits(struct rq *q, struct res *cnt);

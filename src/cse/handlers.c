@@ -311,20 +311,36 @@ m2m_rc res_delete_subtree(struct rq *q, struct res *r)
 
 /* ---- CREATE -------------------------------------------------------------------------------- */
 
+/* An expired resource is gone for every purpose: if it still occupies a name or an identifier
+ * (the sweep runs once a second), remove it now, in this transaction. */
+struct res *cse_reap_expired(struct rq *q, struct res *r)
+{
+    if (r == NULL || !res_expired(r, q->now_us))
+        return r;
+    if (q->in_writer) {
+        /* delete the highest expired ancestor: its subtree goes with it */
+        struct res *top = r;
+        while (top->parent && top->parent->parent && res_expired(top->parent, q->now_us))
+            top = top->parent;
+        (void)res_delete_subtree(q, top);
+    }
+    return NULL;
+}
+
 static m2m_rsc pick_name(struct rq *q, struct res *parent, cJSON *attrs, const char *ri,
                          char *rn, size_t rnlen, char *why, size_t whylen)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     if (cJSON_IsString(j)) {
         snprintf(rn, rnlen, "%s", j->valuestring);
-        if (tree_child(&q->cse->tree, parent, rn) != NULL) {
+        if (cse_reap_expired(q, tree_child(&q->cse->tree, parent, rn)) != NULL) {
             snprintf(why, whylen, "a resource named %s already exists here", rn);
             return RSC_CONFLICT;
         }
         cJSON_DeleteItemFromObjectCaseSensitive(attrs, "rn");
     } else {
         snprintf(rn, rnlen, "%s", ri);
-        if (tree_child(&q->cse->tree, parent, rn) != NULL) {
+        if (cse_reap_expired(q, tree_child(&q->cse->tree, parent, rn)) != NULL) {
             snprintf(why, whylen, "name conflict");
             return RSC_CONFLICT;
         }

@@ -289,8 +289,10 @@ static m2m_rsc check_primitive(struct rq *q, char *why, size_t whylen)
         snprintf(why, whylen, "request expiration timestamp has passed");
         return RSC_REQUEST_TIMEOUT;
     }
-    if (req->rt > 1) {
-        snprintf(why, whylen, "only blocking requests are supported");
+    /* TS-0004 6.3.4.2.6 responseType: 1 nonBlockingRequestSynch, 2 nonBlockingRequestAsynch,
+     * 3 blockingRequest, 4 flexBlocking (the receiver may answer blocking). */
+    if (req->rt == 1 || req->rt == 2 || req->rt == 5) {
+        snprintf(why, whylen, "non-blocking requests are not supported");
         return RSC_NOT_IMPLEMENTED;
     }
     return RSC_OK;

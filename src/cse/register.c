@@ -124,7 +124,8 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
             goto fail;
         }
         snprintf(stem, sizeof stem, "%s", want);
-        if (strcmp(stem, c->cfg.admin) == 0 || tree_by_ri(&c->tree, stem) != NULL) {
+        if (strcmp(stem, c->cfg.admin) == 0 ||
+            cse_reap_expired(q, tree_by_ri(&c->tree, stem)) != NULL) {
             rsc = RSC_ORIGINATOR_HAS_ALREADY_REGISTERED;
             snprintf(why, sizeof why, "AE-ID %s is already registered", stem);
             goto fail;
@@ -142,7 +143,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
     }
     const cJSON *rnj = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     const char *rn = cJSON_IsString(rnj) ? rnj->valuestring : stem;
-    if (tree_child(&c->tree, parent, rn) != NULL) {
+    if (cse_reap_expired(q, tree_child(&c->tree, parent, rn)) != NULL) {
         rsc = RSC_CONFLICT;
         snprintf(why, sizeof why, "a resource named %s already exists", rn);
         goto fail;
@@ -238,7 +239,7 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
         goto fail;
     }
     for (struct res *r = parent->first_child; r; r = r->next_sibling)
-        if (r->ty == TY_CSR && strcmp(res_attr_str(r, "csi") ? res_attr_str(r, "csi") : "",
+        if (r->ty == TY_CSR && !res_expired(r, q->now_us) && strcmp(res_attr_str(r, "csi") ? res_attr_str(r, "csi") : "",
                                       csi) == 0) {
             rsc = RSC_ORIGINATOR_HAS_ALREADY_REGISTERED;
             snprintf(why, sizeof why, "CSE %s is already registered", csi);
@@ -247,7 +248,8 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
     const char *ri = csi + 1;
     const cJSON *rnj = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     const char *rn = cJSON_IsString(rnj) ? rnj->valuestring : ri;
-    if (tree_by_ri(&c->tree, ri) != NULL || tree_child(&c->tree, parent, rn) != NULL) {
+    if (cse_reap_expired(q, tree_by_ri(&c->tree, ri)) != NULL ||
+        cse_reap_expired(q, tree_child(&c->tree, parent, rn)) != NULL) {
         rsc = RSC_CONFLICT;
         snprintf(why, sizeof why, "name or identifier conflict");
         goto fail;
