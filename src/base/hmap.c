@@ -32,6 +32,8 @@ static uint64_t fnv1a(const char *s, size_t n)
 
 m2m_rc hmap_new(size_t initial, struct hmap **out)
 {
+    if (initial > SIZE_MAX / 8) /* the doubling below would wrap and never end */
+        return M2M_ERR_NOMEM;
     struct hmap *m = calloc(1, sizeof *m);
     if (m == NULL)
         return M2M_ERR_NOMEM;

@@ -71,11 +71,10 @@ bool m2m_ts_parse(const char *s, size_t len, int64_t *t_us)
         i++;
         int nd = 0;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (nd < 6) {
-                frac = frac * 10 + (s[i] - '0');
-                nd++;
-            }
-            i++;
+            if (nd == 6) /* TS-0004 6.3.3: one to six fractional digits */
+                return false;
+            frac = frac * 10 + (s[i++] - '0');
+            nd++;
         }
         if (nd == 0)
             return false;

@@ -162,8 +162,10 @@ static void run_job_locked(struct cse *c, struct job *j, struct m2m_response *re
     q.preset_ri = j->verified ? j->preset_ri : NULL;
     q.job = j;
     cse_pipeline(&q);
-    if (q.resp->rsc == RSC_NONE) /* parked for subscription verification */
+    if (q.parked) /* waits for subscription verification; answered later */
         *parked = true;
+    else if (resp->rsc == RSC_NONE)
+        m2m_response_error(resp, RSC_INTERNAL_SERVER_ERROR, "no result");
     if (q.notes) {
         struct note *tail = q.notes;
         while (tail->next)
@@ -281,6 +283,8 @@ static void process_read(struct cse *c, struct m2m_request *req, struct m2m_resp
     pthread_rwlock_rdlock(&c->lock);
     cse_pipeline(&q);
     pthread_rwlock_unlock(&c->lock);
+    if (resp->rsc == RSC_NONE)
+        m2m_response_error(resp, RSC_INTERNAL_SERVER_ERROR, "no result");
     fill_echo(req, resp);
 }
 

@@ -65,6 +65,7 @@ struct rq {
     struct acp_time t;
     bool in_writer;      /* mutations allowed (writer thread, tree write-locked) */
     bool verified;       /* subscription verification done */
+    bool parked;         /* the job waits for verification; no response yet */
     const char *preset_ri;
     struct note *notes;  /* to deliver after commit */
     struct job *job;     /* owning job when in the writer */

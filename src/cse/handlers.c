@@ -504,6 +504,7 @@ void h_create(struct rq *q, struct target *t)
         cJSON_Delete(body);
         cJSON_Delete(root);
         q->resp->rsc = RSC_NONE;
+        q->parked = true;
         notify_verify_async(q->cse, q->job, urls, n_urls, b);
         free(ri);
         return;
