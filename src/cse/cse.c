@@ -18,7 +18,7 @@
 struct job {
     struct job *next;
     struct cse *cse;
-    struct srv_exchange *x; /* NULL for synchronous callers */
+    struct m2m_reply reply; /* fn NULL for synchronous callers */
     struct m2m_request *req;
     bool verified;
     char preset_ri[96];
@@ -55,8 +55,8 @@ void job_finish(struct job *j, struct m2m_response *resp)
 {
     fill_echo(j->req, resp);
     log_request(j->req, resp, j->t0_ms);
-    if (j->x != NULL) {
-        srv_respond(j->x, resp);
+    if (j->reply.fn != NULL) {
+        j->reply.fn(j->reply.ctx, resp);
         m2m_response_clear(resp);
         free(j);
         return;
@@ -264,13 +264,13 @@ static void *writer_main(void *arg)
 
 /* ---- request entry ------------------------------------------------------------------------ */
 
-static struct job *job_new(struct cse *c, struct srv_exchange *x, struct m2m_request *req)
+static struct job *job_new(struct cse *c, struct m2m_reply reply, struct m2m_request *req)
 {
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL)
         return NULL;
     j->cse = c;
-    j->x = x;
+    j->reply = reply;
     j->req = req;
     j->t0_ms = m2m_mono_ms();
     return j;
@@ -288,11 +288,11 @@ static void process_read(struct cse *c, struct m2m_request *req, struct m2m_resp
     fill_echo(req, resp);
 }
 
-void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
+void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply)
 {
     struct cse *c = ctx;
     if (cse_is_mutating(req)) {
-        struct job *j = job_new(c, x, req);
+        struct job *j = job_new(c, reply, req);
         if (j != NULL) {
             cse_job_submit(c, j);
             return;
@@ -301,7 +301,7 @@ void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
         m2m_response_init(&resp);
         m2m_response_error(&resp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
         fill_echo(req, &resp);
-        srv_respond(x, &resp);
+        reply.fn(reply.ctx, &resp);
         m2m_response_clear(&resp);
         return;
     }
@@ -310,8 +310,15 @@ void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
     m2m_response_init(&resp);
     process_read(c, req, &resp);
     log_request(req, &resp, t0);
-    srv_respond(x, &resp);
+    reply.fn(reply.ctx, &resp);
     m2m_response_clear(&resp);
+}
+
+static void srv_reply(void *x, struct m2m_response *resp) { srv_respond(x, resp); }
+
+void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
+{
+    cse_submit(ctx, req, (struct m2m_reply){srv_reply, x});
 }
 
 void cse_process_sync(struct cse *c, struct m2m_request *req, struct m2m_response *resp)
@@ -323,7 +330,7 @@ void cse_process_sync(struct cse *c, struct m2m_request *req, struct m2m_respons
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     bool done = false;
-    struct job *j = job_new(c, NULL, req);
+    struct job *j = job_new(c, (struct m2m_reply){NULL, NULL}, req);
     if (j == NULL) {
         m2m_response_error(resp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
         return;

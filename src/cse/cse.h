@@ -12,7 +12,10 @@ struct cse;
 /* Opens the database under cfg->data_dir, bootstraps a new CSE on first start (CSEBase, system
  * ACP, default registration rule), and starts the writer and notifier threads. */
 M2M_WARN_UNUSED m2m_rc cse_open(const struct cse_config *cfg, struct cse **out);
-/* The transport's handler (srv_handler_fn); ctx is the struct cse. */
+/* Processes one request and answers through reply (m2m_handler_fn; ctx is the struct cse).
+ * Reads are answered before it returns; writes are answered by the writer thread after commit. */
+void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply);
+/* The HTTP transport's handler (srv_handler_fn): cse_submit answering through srv_respond. */
 void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req);
 /* Synchronous processing for tests and tools: runs the pipeline and fills resp. Mutating
  * operations go through the writer and return when durable. */

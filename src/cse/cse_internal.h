@@ -86,6 +86,7 @@ bool cse_is_mutating(const struct m2m_request *req);
 m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, size_t whylen);
 struct res *cse_resolve_id(struct cse *c, const char *id);
 bool res_expired(const struct res *r, int64_t now_us);
+bool sa_binds(struct cse *c, const struct m2m_secctx *sec, const char *orig_abs);
 
 /* authz.c */
 bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_ty,

@@ -212,6 +212,25 @@ static bool has_sa(const struct m2m_secctx *s)
            s->kind == M2M_SEC_TLS_RPK;
 }
 
+static bool id_equals(struct cse *c, const char *id, const char *orig_abs)
+{
+    char abs[M2M_ID_MAX + 160];
+    return acp_id_absolute(id, strlen(id), &c->host, abs, sizeof abs) == M2M_OK &&
+           strcmp(abs, orig_abs) == 0;
+}
+
+/* True when the association's identity, or one of the further identities bound to it, is the
+ * (absolute) originator. */
+bool sa_binds(struct cse *c, const struct m2m_secctx *sec, const char *orig_abs)
+{
+    if (sec->identity[0] && id_equals(c, sec->identity, orig_abs))
+        return true;
+    for (int i = 0; i < sec->n_bound && i < M2M_SEC_MAX_BOUND; i++)
+        if (sec->bound[i][0] && id_equals(c, sec->bound[i], orig_abs))
+            return true;
+    return false;
+}
+
 /* TS-0004 7.3.2.1 (Recv-1.0) and TS-0003 7.2.1, SPEC-MAP B3/B4: the identity checks that tie
  * From to the security association. Returns RSC_OK to continue. */
 static m2m_rsc check_identity(struct rq *q, char *why, size_t whylen)
@@ -222,11 +241,14 @@ static m2m_rsc check_identity(struct rq *q, char *why, size_t whylen)
     const char *fr = req->fr;
     bool fr_is_cse_id = fr[0] == '/';
     if (has_sa(sec) && sec->identity[0]) {
-        /* B4: inside an SA the From must be the identity bound to it. */
-        char bound[sizeof q->orig_abs];
-        if (acp_id_absolute(sec->identity, strlen(sec->identity), &c->host, bound,
-                            sizeof bound) != M2M_OK ||
-            strcmp(bound, q->orig_abs) != 0) {
+        /* B5: a registration asking for an assigned AE-ID ("C"/"S") over an SA gets the AE-ID
+         * bound to the SA; register.c checks it. */
+        if (is_ae_create(req) && (strcmp(fr, "C") == 0 || strcmp(fr, "S") == 0)) {
+            q->authn = true;
+            return RSC_OK;
+        }
+        /* B4, TS-0003 7.2.1: inside an SA the From must be an identity bound to it. */
+        if (!sa_binds(c, sec, q->orig_abs)) {
             snprintf(why, whylen, "originator does not match the authenticated identity");
             return RSC_ORIGINATOR_NOT_AUTHENTICATED;
         }

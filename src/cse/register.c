@@ -108,6 +108,18 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
         snprintf(why, sizeof why, "invalid AE-ID stem");
         goto fail;
     }
+    const struct m2m_secctx *sec = &q->req->sec;
+    if ((strcmp(want, "C") == 0 || strcmp(want, "S") == 0) && sec->identity[0]) {
+        /* B5: over an SA the AE-ID is the one bound to the SA (its last path segment). */
+        const char *last = strrchr(sec->identity, '/');
+        last = last ? last + 1 : sec->identity;
+        if ((last[0] != 'C' && last[0] != 'S') || !stem_chars_ok(last)) {
+            rsc = RSC_ORIGINATOR_NOT_AUTHENTICATED;
+            snprintf(why, sizeof why, "the security association is not bound to an AE-ID");
+            goto fail;
+        }
+        want = last;
+    }
     if ((rsc = check_app_rules(q, api ? api : "", want)) != RSC_OK) {
         snprintf(why, sizeof why, "registration of %s with App-ID %s is not permitted", want,
                  api ? api : "?");
@@ -131,11 +143,11 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
             goto fail;
         }
     }
-    /* B4: over an SA whose identity is an AE-ID, the AE-ID must be that identity. */
-    if (q->req->sec.identity[0] && q->orig_abs[0]) {
+    /* B4: over an SA bound to AE-IDs, the registered AE-ID must be one of them. */
+    if (q->req->sec.identity[0]) {
         char abs[sizeof q->orig_abs];
         if (acp_id_absolute(stem, strlen(stem), &c->host, abs, sizeof abs) != M2M_OK ||
-            strcmp(abs, q->orig_abs) != 0) {
+            !sa_binds(c, &q->req->sec, abs)) {
             rsc = RSC_ORIGINATOR_NOT_AUTHENTICATED;
             snprintf(why, sizeof why, "AE-ID does not match the authenticated identity");
             goto fail;

@@ -62,12 +62,17 @@ enum m2m_sec_kind {
 };
 
 #define M2M_ID_MAX 256
+#define M2M_SEC_MAX_BOUND 8
 
 /* The security context of a request: a property of its connection, never of a header. */
 struct m2m_secctx {
     enum m2m_sec_kind kind;
     char identity[M2M_ID_MAX]; /* identity bound to the association ("" when none) */
     char cred_id[M2M_ID_MAX];  /* Credential-ID of the credential used ("" when none) */
+    /* Further identities the association may speak for (TS-0003 8.1.2.x: device and Node-ID
+     * certificates, or a PSK provisioned for several AE-IDs). identity is always allowed. */
+    char bound[M2M_SEC_MAX_BOUND][M2M_ID_MAX];
+    int n_bound;
     struct sockaddr_storage peer;
     socklen_t peer_len;
     bool trusted_listener; /* the listener is configured as trusted (off by default) */
@@ -106,6 +111,17 @@ struct m2m_response {
     char *content_location; /* on CREATE: identifier of the new resource */
     int content_ty;         /* resource type of the body for Content-Type ";ty=" (0 = omit) */
 };
+
+/* The answer channel of a request, supplied by the binding that received it: fn is called
+ * exactly once, from any thread, and takes over the response's owned fields. */
+struct m2m_reply {
+    void (*fn)(void *ctx, struct m2m_response *resp);
+    void *ctx;
+};
+
+/* What a binding calls for each request it received. `req` must stay valid until reply.fn has
+ * been called. */
+typedef void (*m2m_handler_fn)(void *hctx, struct m2m_request *req, struct m2m_reply reply);
 
 void m2m_filter_init(struct m2m_filter *f);
 void m2m_request_init(struct m2m_request *r);
