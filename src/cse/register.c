@@ -121,7 +121,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
         want = last;
     }
     if ((rsc = check_app_rules(q, api ? api : "", want)) != RSC_OK) {
-        snprintf(why, sizeof why, "registration of %s with App-ID %s is not permitted", want,
+        snprintf(why, sizeof why, "registration of %.64s with App-ID %.64s is not permitted", want,
                  api ? api : "?");
         goto fail;
     }
@@ -135,7 +135,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
             snprintf(why, sizeof why, "invalid AE-ID stem");
             goto fail;
         }
-        snprintf(stem, sizeof stem, "%s", want);
+        snprintf(stem, sizeof stem, "%.64s", want); /* stem_chars_ok bounds it to 64 */
         if (strcmp(stem, c->cfg.admin) == 0 ||
             cse_reap_expired(q, tree_by_ri(&c->tree, stem)) != NULL) {
             rsc = RSC_ORIGINATOR_HAS_ALREADY_REGISTERED;
