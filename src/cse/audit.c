@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 
-#define AUDIT_COMPLAIN_MS 10000 /* at most one stderr complaint per this interval */
+#define AUDIT_COMPLAIN_MS 10000          /* at most one stderr complaint per this interval */
 #define AUDIT_T_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
 
 struct audit_log {
@@ -54,7 +54,10 @@ static void put(struct abuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static void put_lit(struct abuf *b, const char *s) { put(b, s, strlen(s)); }
+static void put_lit(struct abuf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
 
 /* Length (1..4) of the well-formed UTF-8 sequence starting at s, or 0 when s[0] starts none
  * (RFC 3629 table: no overlongs, no surrogates, nothing above U+10FFFF). Stops reading at the
@@ -184,8 +187,8 @@ static void put_time(struct abuf *b, int64_t t_us)
     char ts[128];
     gmtime_r(&s, &tm);
     int n = snprintf(ts, sizeof ts, "\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(t_us % 1000000));
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(t_us % 1000000));
     put(b, ts, (size_t)n);
 }
 
@@ -217,8 +220,8 @@ static m2m_rc open_file(const char *path, int *fd_out, size_t *size_out)
 {
     m2m_rc rc = M2M_OK;
     struct stat st;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-                            O_NONBLOCK, 0600);
+    int fd = open(
+        path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
     ENSURE(fd >= 0, M2M_ERR_IO);
     ENSURE(fstat(fd, &st) == 0, M2M_ERR_IO);
     if (!S_ISREG(st.st_mode))
@@ -246,8 +249,10 @@ static void complain(struct audit_log *l, const char *what, int err)
         l->quiet_complaints++;
         return;
     }
-    log_error("audit: %s %s: %s (%" PRIu64 " lines dropped, %" PRIu64 " similar errors not shown)",
-              what, l->path, strerror(err), l->dropped, l->quiet_complaints);
+    log_error("audit: %s %s: %s; line dropped (%" PRIu64 " dropped before, %" PRIu64
+              " similar errors not shown)",
+              what, l->path, err != 0 ? strerror(err) : "short write", l->dropped,
+              l->quiet_complaints);
     l->last_complaint_ms = now != 0 ? now : 1;
     l->quiet_complaints = 0;
 }
@@ -258,7 +263,8 @@ static void rot_name(const struct audit_log *l, char *buf, int i)
 }
 
 /* Shifts path.(keep-1) .. path.1 up by one and path to path.1, then opens a fresh path. A
- * missing rotated file is fine; any other failure stops the rotation. */
+ * missing file is fine (the live one may have been removed from outside: its lines are gone
+ * with it, and a fresh file starts); any other failure stops the rotation. */
 static bool rotate(struct audit_log *l)
 {
     for (int i = l->keep - 1; i >= 1; i--) {
@@ -270,7 +276,7 @@ static bool rotate(struct audit_log *l)
         }
     }
     rot_name(l, l->to, 1);
-    if (rename(l->path, l->to) != 0) {
+    if (rename(l->path, l->to) != 0 && errno != ENOENT) { /* ENOENT: removed from outside */
         complain(l, "cannot rotate", errno);
         return false;
     }
@@ -324,7 +330,7 @@ static bool append_locked(struct audit_log *l, char *line, size_t n)
     }
     if (w == (ssize_t)n)
         return true;
-    complain(l, "cannot write", w < 0 ? errno : ENOSPC);
+    complain(l, "cannot write", w < 0 ? errno : 0);
     return false;
 }
 

@@ -55,7 +55,7 @@
 
 struct audit_event {
     int64_t t_us;           /* wall clock, us since epoch; 0 = now (m2m_now_us) */
-    const char *event;      /* "decision", "acp-create", "acp-update", "acp-delete", "acpi-update" */
+    const char *event;      /* "decision", "acp-create|update|delete", "acpi-update" */
     const char *originator; /* absolute originator ID */
     bool authenticated;     /* the originator was authenticated (TLS, token, ESPrim ...) */
     const char *operation;  /* "CREATE", "RETRIEVE", "UPDATE", "DELETE", "NOTIFY", "DISCOVERY" */

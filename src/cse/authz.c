@@ -75,10 +75,18 @@ static struct res *acpi_holder(struct res *r)
     return r;
 }
 
+/* The applicable policy set of one decision (TS-0003 7.1, SPEC-MAP A3), with the ACP resources
+ * behind it (for group resolution and explanations). */
+struct pset {
+    struct acp_policy p[MAX_POLICIES];
+    const struct res *acp[MAX_POLICIES];
+    size_t n;
+    const struct res *owner_of; /* the default policy applies: its creator is granted */
+};
+
 /* Appends the pv (or pvs) of each ACP listed in `ids`. Unresolvable references contribute no
  * rules ([INTERP] SPEC-MAP A3 step 4). Returns the number of listed entries. */
-static size_t add_listed(struct rq *q, const cJSON *ids, bool self, struct acp_policy *set,
-                         size_t *n)
+static size_t add_listed(struct rq *q, const cJSON *ids, bool self, struct pset *ps)
 {
     size_t listed = 0;
     const cJSON *e;
@@ -89,43 +97,158 @@ static size_t add_listed(struct rq *q, const cJSON *ids, bool self, struct acp_p
         listed++;
         struct res *acp = cse_resolve_id(q->cse, e->valuestring);
         if (acp == NULL || acp->ty != TY_ACP || res_expired(acp, q->now_us) ||
-            *n >= MAX_POLICIES - 1)
+            ps->n >= MAX_POLICIES - 1)
             continue;
-        set[(*n)++] = (struct acp_policy){acp->ri, self ? acp->pvs : acp->pv};
+        ps->acp[ps->n] = acp;
+        ps->p[ps->n++] = (struct acp_policy){acp->ri, self ? acp->pvs : acp->pv};
     }
     return listed;
 }
 
-static void add_system(struct rq *q, bool self, struct acp_policy *set, size_t *n)
+static void add_system(struct rq *q, bool self, struct pset *ps)
 {
     struct res *sys = tree_by_ri(&q->cse->tree, SYSTEM_ACP_RI);
-    if (sys != NULL && sys->ty == TY_ACP)
-        set[(*n)++] = (struct acp_policy){sys->ri, self ? sys->pvs : sys->pv};
+    if (sys != NULL && sys->ty == TY_ACP && ps->n < MAX_POLICIES) {
+        ps->acp[ps->n] = sys;
+        ps->p[ps->n++] = (struct acp_policy){sys->ri, self ? sys->pvs : sys->pv};
+    }
 }
 
-static bool decide(struct rq *q, const struct acp_request *a, const struct acp_policy *set,
-                   size_t n, bool default_policy_owner, const char *what)
+static void pset_build(struct rq *q, struct res *target, enum authz_mode mode, struct pset *ps)
 {
-    /* A3 step 3c: the default policy grants everything to the creator and nothing to others. */
-    if (default_policy_owner) {
-        log_debug("permit %s: default policy (creator)", what);
-        return true;
+    memset(ps, 0, sizeof *ps);
+    if (mode == AUTHZ_ACPI_UPDATE) {
+        /* A3 step 2: an UPDATE of acpi is judged by the pvs of the ACPs currently linked, or by
+         * the default policy when none is linked. */
+        const cJSON *acpi = cJSON_GetObjectItemCaseSensitive(target->attrs, "acpi");
+        if (add_listed(q, acpi, true, ps) == 0)
+            ps->owner_of = target;
+        add_system(q, true, ps);
+        return;
     }
-    struct acp_decision d;
-    acp_decide(a, set, n, &d);
-    if (d.permit)
-        log_debug("permit %s for %s: %s rule %d", what, q->orig_abs, set[d.policy_index].ri,
-                  d.rule_index);
-    else if (a->op == ACP_OP_DISCOVERY)
-        log_debug("discovery omits %s for %s", what, q->orig_abs); /* A13: silent */
-    else
-        log_info("deny %s op=%u for %s (%zu policies)", what, a->op, q->orig_abs, n);
-    return d.permit;
+    if (mode == AUTHZ_FOPT) {
+        /* A13: fan-out is judged by the group's macp (fallback: the group's own policies). */
+        const cJSON *macp = cJSON_GetObjectItemCaseSensitive(target->attrs, "macp");
+        if (cJSON_IsArray(macp) && cJSON_GetArraySize(macp) > 0) {
+            add_listed(q, macp, false, ps);
+            add_system(q, false, ps);
+            return;
+        }
+    }
+    if (target->ty == TY_ACP) {
+        /* A3 step 1: R/U/D (and discovery) of an ACP are judged by its own pvs. */
+        ps->acp[ps->n] = target;
+        ps->p[ps->n++] = (struct acp_policy){target->ri, target->pvs};
+        add_system(q, true, ps);
+        return;
+    }
+    struct res *h = acpi_holder(target);
+    const cJSON *acpi = h ? cJSON_GetObjectItemCaseSensitive(h->attrs, "acpi") : NULL;
+    if (add_listed(q, acpi, false, ps) == 0 && h != NULL)
+        ps->owner_of = h; /* A3 step 3c: default policy */
+    add_system(q, false, ps);
 }
+
+/* ---- groups in acor (SPEC-MAP A6) ------------------------------------------------------------ */
+
+#define GROUP_DEPTH 3
+#define MAX_GROUPS 32
+
+static bool is_member(struct rq *q, const struct res *grp, int depth)
+{
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(grp->attrs, "mid");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mid)
+    {
+        if (!cJSON_IsString(m))
+            continue;
+        char id[512];
+        snprintf(id, sizeof id, "%s", m->valuestring);
+        size_t l = strlen(id);
+        if (l > 5 && strcmp(id + l - 5, "/fopt") == 0)
+            id[l - 5] = 0;
+        struct res *r = cse_resolve_id(q->cse, id);
+        if (r == NULL || res_expired(r, q->now_us))
+            continue;
+        char abs[M2M_ID_MAX + 160];
+        const char *who = r->ty == TY_AE ? r->ri : r->ty == TY_CSR ? res_attr_str(r, "csi") : NULL;
+        if (who != NULL &&
+            acp_id_absolute(who, strlen(who), &q->cse->host, abs, sizeof abs) == M2M_OK &&
+            strcmp(abs, q->orig_abs) == 0)
+            return true;
+        /* nested groups, bounded */
+        if (r->ty == TY_GRP && depth + 1 < GROUP_DEPTH && r != grp && is_member(q, r, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+/* Collects the acor entries of the set that name <group>s the originator belongs to. Entries
+ * that look like IDs of other kinds are resolved too: a group may have any resource ID. A group
+ * that cannot be resolved never matches (A6: the rule fails, deny). */
+static size_t find_groups(struct rq *q, const struct pset *ps, bool self, const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->n && n < MAX_GROUPS; i++) {
+        const struct res *acp = ps->acp[i];
+        bool use_pvs = self || acp == NULL || ps->p[i].rules == acp->pvs;
+        const cJSON *set = cJSON_GetObjectItemCaseSensitive(acp->attrs, use_pvs ? "pvs" : "pv");
+        const cJSON *rule;
+        cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(set, "acr"))
+        {
+            const cJSON *e;
+            cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rule, "acor"))
+            {
+                const char *s = cJSON_GetStringValue(e);
+                if (s == NULL || strcmp(s, "all") == 0 || strchr(s, '*') || strchr(s, '@') ||
+                    n >= MAX_GROUPS)
+                    continue;
+                struct res *g = cse_resolve_id(q->cse, s);
+                if (g != NULL && g->ty == TY_GRP && !res_expired(g, q->now_us) &&
+                    is_member(q, g, 0))
+                    out[n++] = s;
+            }
+        }
+    }
+    return n;
+}
+
+/* ---- decisions --------------------------------------------------------------------------------- */
 
 static bool is_creator(struct rq *q, const struct res *r)
 {
     return r->creator != NULL && strcmp(r->creator, q->orig_abs) == 0;
+}
+
+static bool decide(struct rq *q, struct acp_request *a, const struct pset *ps, const char *what)
+{
+    /* A3 step 3c: the default policy grants everything to the creator and nothing to others. */
+    if (ps->owner_of != NULL && is_creator(q, ps->owner_of)) {
+        log_debug("permit %s: default policy (creator)", what);
+        return true;
+    }
+    struct acp_decision d;
+    acp_decide(a, ps->p, ps->n, &d);
+    if (!d.permit) {
+        /* Group entries need the tree; resolved only when the cheap decision denied. */
+        const char *groups[MAX_GROUPS];
+        size_t ng = find_groups(q, ps, false, groups);
+        if (ng > 0) {
+            a->groups = groups;
+            a->n_groups = ng;
+            acp_decide(a, ps->p, ps->n, &d);
+            a->groups = NULL;
+            a->n_groups = 0;
+        }
+    }
+    if (d.permit)
+        log_debug("permit %s for %s: %s rule %d", what, q->orig_abs, ps->p[d.policy_index].ri,
+                  d.rule_index);
+    else if (a->op == ACP_OP_DISCOVERY)
+        log_debug("discovery omits %s for %s", what, q->orig_abs); /* A13: silent */
+    else
+        log_info("deny %s op=%u for %s (%zu policies)", what, a->op, q->orig_abs, ps->n);
+    return d.permit;
 }
 
 bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_ty,
@@ -133,52 +256,27 @@ bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_t
 {
     if (q->orig_abs[0] == 0)
         return false; /* no originator: deny */
-    struct acp_policy set[MAX_POLICIES];
-    size_t n = 0;
+    struct pset ps;
     struct acp_request a;
     fill_request(q, op_bit, create_ty, target, create_attrs, &a);
-    bool owner = false;
-    if (target->ty == TY_ACP) {
-        /* A3 step 1: R/U/D (and discovery) of an ACP are judged by its own pvs. */
-        set[n++] = (struct acp_policy){target->ri, target->pvs};
-        add_system(q, true, set, &n);
-    } else {
-        struct res *h = acpi_holder(target);
-        const cJSON *acpi = h ? cJSON_GetObjectItemCaseSensitive(h->attrs, "acpi") : NULL;
-        size_t listed = add_listed(q, acpi, false, set, &n);
-        if (listed == 0 && h != NULL)
-            owner = is_creator(q, h);
-        add_system(q, false, set, &n);
-    }
-    return decide(q, &a, set, n, owner, target->ri);
+    pset_build(q, target, AUTHZ_NORMAL, &ps);
+    return decide(q, &a, &ps, target->ri);
 }
 
-/* A3 step 2: an UPDATE of acpi is judged by the pvs of the ACPs currently linked (or by the
- * default policy when none is linked). */
 bool authz_check_acpi_update(struct rq *q, struct res *target)
 {
-    struct acp_policy set[MAX_POLICIES];
-    size_t n = 0;
+    struct pset ps;
     struct acp_request a;
     fill_request(q, ACP_OP_UPDATE, 0, target, NULL, &a);
-    const cJSON *acpi = cJSON_GetObjectItemCaseSensitive(target->attrs, "acpi");
-    size_t listed = add_listed(q, acpi, true, set, &n);
-    bool owner = listed == 0 && is_creator(q, target);
-    add_system(q, true, set, &n);
-    return decide(q, &a, set, n, owner, target->ri);
+    pset_build(q, target, AUTHZ_ACPI_UPDATE, &ps);
+    return decide(q, &a, &ps, target->ri);
 }
 
-/* A13: group fan-out is judged by the group's macp (fallback: the group's own policies). */
 bool authz_check_fopt(struct rq *q, struct res *grp, uint32_t op_bit)
 {
-    const cJSON *macp = cJSON_GetObjectItemCaseSensitive(grp->attrs, "macp");
-    if (!cJSON_IsArray(macp) || cJSON_GetArraySize(macp) == 0)
-        return authz_check(q, grp, op_bit, q->req->ty, NULL);
-    struct acp_policy set[MAX_POLICIES];
-    size_t n = 0;
+    struct pset ps;
     struct acp_request a;
     fill_request(q, op_bit, q->req->ty, grp, NULL, &a);
-    add_listed(q, macp, false, set, &n);
-    add_system(q, false, set, &n);
-    return decide(q, &a, set, n, false, grp->ri);
+    pset_build(q, grp, AUTHZ_FOPT, &ps);
+    return decide(q, &a, &ps, grp->ri);
 }

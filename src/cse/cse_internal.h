@@ -89,6 +89,7 @@ bool res_expired(const struct res *r, int64_t now_us);
 bool sa_binds(struct cse *c, const struct m2m_secctx *sec, const char *orig_abs);
 
 /* authz.c */
+enum authz_mode { AUTHZ_NORMAL, AUTHZ_ACPI_UPDATE, AUTHZ_FOPT };
 bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_ty,
                  const cJSON *create_attrs);
 bool authz_check_acpi_update(struct rq *q, struct res *target);
