@@ -282,5 +282,39 @@ class AcpTest(CseTestCase):
         self.assertEqual(len(uril(r)), 3, r.describe())
 
 
+    # -- groups in acor (A6) -------------------------------------------------------------
+    def test_group_in_acor(self):
+        o3, _, _ = self.new_ae("Cgm3")
+        # a group whose members are the <AE> resources of o2 (and none of o3)
+        g = self.cse.create(self.ae1, 9, {"m2m:grp": {"rn": self.uniq("g"), "mt": 2, "mnm": 5,
+                                                       "mid": [self.ae2.lstrip("/")]}},
+                            origin=self.o1)
+        # the owner must be allowed to read the member to validate it (5105 otherwise): link
+        # an ACP on ae2 first that lets o1 retrieve it
+        self.assertIn(g.rsc, (2001, 5105))
+        if g.rsc == 5105:
+            ap, ari = self.make_acp([([self.o2, self.o1], RETRIEVE)], [([self.o2], 63)],
+                                    parent=self.ae2, origin=self.o2)
+            r = self.cse.update(self.ae2, {"m2m:ae": {"acpi": [ari]}}, origin=self.o2)
+            self.assertRsc(r, 2004)
+            g = self.cse.create(self.ae1, 9, {"m2m:grp": {"rn": self.uniq("g"), "mt": 2,
+                                                           "mnm": 5,
+                                                           "mid": [self.ae2.lstrip("/")]}},
+                                origin=self.o1)
+        gres = self.ok(g, 2001)
+        self.assertEqual(gres["cnm"], 1)
+        ap, ari = self.make_acp([([gres["ri"]], RETRIEVE), ([self.o1], 63)], [([self.o1], 63)])
+        self.link(self.cnt, [ari])
+        self.ok(self.cse.retrieve(self.cnt, origin=self.o2), 2000)   # member of the group
+        self.assertRsc(self.cse.retrieve(self.cnt, origin=o3), 4103)  # not a member
+        self.assertRsc(self.cse.update(self.cnt, {"m2m:cnt": {"lbl": ["g"]}}, origin=self.o2),
+                       4103)  # the group rule grants RETRIEVE only
+        # removing the member revokes at once
+        r = self.cse.update(self.ae1 + "/" + gres["rn"], {"m2m:grp": {"mid": []}},
+                            origin=self.o1)
+        self.assertRsc(r, 2004)
+        self.assertRsc(self.cse.retrieve(self.cnt, origin=self.o2), 4103)
+
+
 if __name__ == "__main__":
     m2mtest.main()
