@@ -150,7 +150,23 @@ static m2m_rsc check_acpi(struct rq *q, const cJSON *acpi, char *why, size_t why
     const cJSON *e;
     cJSON_ArrayForEach(e, acpi)
     {
-        struct res *a = cJSON_IsString(e) ? cse_resolve_id(q->cse, e->valuestring) : NULL;
+        const char *id = cJSON_GetStringValue(e);
+        bool other = false;
+        if (id && id[0] == '/') {
+            char buf[M2M_ID_MAX + 160];
+            size_t cl = strlen(q->cse->cse_abs);
+            if (acp_id_absolute(id, strlen(id), &q->cse->host, buf, sizeof buf) == M2M_OK &&
+                (strncmp(buf, q->cse->cse_abs, cl) != 0 || (buf[cl] != '/' && buf[cl] != 0)))
+                other = true;
+        }
+        if (other) {
+            snprintf(why, whylen,
+                     "acpi entry %.128s names an accessControlPolicy on another CSE; remote "
+                     "policies are not supported",
+                     id);
+            return RSC_BAD_REQUEST;
+        }
+        struct res *a = id ? cse_resolve_id(q->cse, id) : NULL;
         if (a == NULL || a->ty != TY_ACP || res_expired(a, q->now_us)) {
             snprintf(why, whylen, "acpi entry %s is not an accessControlPolicy of this CSE",
                      cJSON_IsString(e) ? e->valuestring : "?");
@@ -405,6 +421,13 @@ void h_create(struct rq *q, struct target *t)
                            t->virt == VIRT_LA ? "la" : "ol");
         return;
     }
+    if (req->ty >= 10000 && req->ty < 20000) {
+        /* Announced resources need remote ACP retrieval, which this release does not have
+         * (docs/DECISIONS.md). */
+        m2m_response_error(q->resp, RSC_NOT_IMPLEMENTED,
+                           "announced resources (type %d) are not supported by this CSE", req->ty);
+        return;
+    }
     if (!restype_supported(req->ty)) {
         m2m_response_error(q->resp, RSC_BAD_REQUEST, "resource type %d is not supported",
                            req->ty);
@@ -475,10 +498,24 @@ void h_create(struct rq *q, struct target *t)
             snprintf(why, sizeof why, "too many subscriptions on this resource");
             goto fail;
         }
-        if ((rsc = notify_collect_urls(q, cJSON_GetObjectItemCaseSensitive(attrs, "nu"), &urls, &n_urls)) !=
-            RSC_OK) {
+        const cJSON *nu = cJSON_GetObjectItemCaseSensitive(attrs, "nu");
+        if ((rsc = notify_collect_urls(q, nu, &urls, &n_urls)) != RSC_OK) {
             snprintf(why, sizeof why, "notificationURI cannot be reached from this CSE");
             goto fail;
+        }
+        /* SPEC-MAP A13, TS-0004 7.5.1.2.3: a notification target hosted here must grant the
+         * subscriber NOTIFY. */
+        const cJSON *e;
+        cJSON_ArrayForEach(e, nu)
+        {
+            const char *u = cJSON_GetStringValue(e);
+            struct res *tgt = (u == NULL || strstr(u, "://")) ? NULL : cse_resolve_id(q->cse, u);
+            if (tgt != NULL && !authz_check(q, tgt, ACP_OP_NOTIFY, 0, NULL)) {
+                rsc = RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE;
+                snprintf(why, sizeof why, "no NOTIFY privilege on the notification target %.128s",
+                         u);
+                goto fail;
+            }
         }
     }
     ri = q->preset_ri ? strdup(q->preset_ri) : res_new_ri(q->cse, req->ty);
