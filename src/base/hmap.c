@@ -130,7 +130,10 @@ void *hmap_getn(const struct hmap *m, const char *key, size_t n)
     return s ? s->val : NULL;
 }
 
-void *hmap_get(const struct hmap *m, const char *key) { return hmap_getn(m, key, strlen(key)); }
+void *hmap_get(const struct hmap *m, const char *key)
+{
+    return hmap_getn(m, key, strlen(key));
+}
 
 void *hmap_del(struct hmap *m, const char *key)
 {
@@ -146,7 +149,10 @@ void *hmap_del(struct hmap *m, const char *key)
     return v;
 }
 
-size_t hmap_count(const struct hmap *m) { return m->count; }
+size_t hmap_count(const struct hmap *m)
+{
+    return m->count;
+}
 
 int hmap_next(const struct hmap *m, size_t *pos, const char **key, void **val)
 {

@@ -43,11 +43,15 @@ bool json_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
-static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
 
-/* RFC 8259 6: number = [ "-" ] ( "0" / digit1-9 *DIGIT ) [ "." 1*DIGIT ] [ e [ "+" / "-" ] 1*DIGIT ].
- * Returns the length of the number at in[0..len), or 0 when it is not well formed. cJSON's own
- * reader takes any run of [0-9+-.eE] to strtod, so "01", "1." or "1.e5" would pass through it. */
+/* RFC 8259 6: number = [ "-" ] int [ "." 1*DIGIT ] [ e [ "+" / "-" ] 1*DIGIT ], where int is "0"
+ * or a non-zero digit and more digits. Returns the length of the number at in[0..len), or 0 when
+ * it is not well formed. cJSON's own reader hands any run of [0-9+-.eE] to strtod, so "01", "1."
+ * or "1.e5" would pass through it. */
 static size_t number_len(const uint8_t *in, size_t len)
 {
     size_t i = (in[0] == '-'), start;
@@ -221,14 +225,17 @@ m2m_rc json_parse(const uint8_t *in, size_t len, int max_depth, cJSON **out)
     return M2M_OK;
 }
 
-char *json_print(const cJSON *j) { return cJSON_PrintUnformatted(j); }
+char *json_print(const cJSON *j)
+{
+    return cJSON_PrintUnformatted(j);
+}
 
 bool json_is_int_in(const cJSON *j, int64_t lo, int64_t hi)
 {
     if (!cJSON_IsNumber(j))
         return false;
     double d = j->valuedouble;
-    /* compare as int64: (double)lo and (double)hi round above 2^53, and (double)INT64_MAX is 2^63 */
+    /* compare as int64: (double)lo and (double)hi round above 2^53; (double)INT64_MAX is 2^63 */
     if (!isfinite(d) || d != floor(d) || d < -0x1p63 || d >= 0x1p63)
         return false;
     int64_t v = (int64_t)d;
