@@ -4,8 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake ninja-build pkg-config libgnutls28-dev libcjson-dev libsqlite3-dev
-            gnutls-bin)
-test_pkgs=(libcmocka-dev python3 curl openssl sqlite3)
+            libcoap3-dev gnutls-bin)
+test_pkgs=(libcmocka-dev python3 curl openssl sqlite3 libcoap3-bin)
 bench_pkgs=(wrk nginx-light)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 
