@@ -399,3 +399,33 @@ main() {
 }
 
 main
+
+# ---- TLS-PSK handshakes (issue 4, appended): full handshakes per second, no resumption, against
+# the CSE's HTTPS listener and against the bare GnuTLS PSK server inside bench/tls_psk_bench.c.
+tls_psk_scenario() {
+    [ "$NGINX_ONLY" = 1 ] && return 0
+    local here out dir port pid
+    here=$(cd "$(dirname "$0")" && pwd)
+    out=${BENCH_OUT:-$BUILD/bench-results}
+    mkdir -p "$out"
+    cc -std=gnu17 -O2 -D_GNU_SOURCE "$here/tls_psk_bench.c" -lgnutls -lpthread \
+        -o "$out/tls_psk_bench" || { echo "bench: cannot build tls_psk_bench" >&2; return 1; }
+    dir=$(mktemp -d)
+    "$M2MSEC" cred add-psk --data-dir "$dir" --identity bench@m2msec.example.com \
+        --key-hex 000102030405060708090a0b0c0d0e0f --bind Cbench >/dev/null || return 1
+    "$M2MSEC" cse --data-dir "$dir" --http off --https 127.0.0.1:0 --log-level warn \
+        >"$dir/out" 2>"$dir/err" &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q '^READY' "$dir/out" 2>/dev/null && break; sleep 0.1; done
+    port=$(sed -n 's/^READY.*https=[0-9.]*:\([0-9]*\).*/\1/p' "$dir/out")
+    echo
+    echo "TLS-PSK full handshakes per second (2 client threads; CSE vs bare GnuTLS):"
+    for suite in psk ecdhe-psk tls13; do
+        timeout 60 "$out/tls_psk_bench" --cse "$port" --seconds 5 --clients 2 --suite "$suite"
+        timeout 60 "$out/tls_psk_bench" --bare --seconds 5 --clients 2 --suite "$suite"
+    done | tee "$out/tls_psk.txt"
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+}
+tls_psk_scenario

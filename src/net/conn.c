@@ -410,8 +410,7 @@ static bool conn_parse(struct srv_conn *c)
     size_t off = 0;
     bool progress = false;
     while (!c->stop_parsing && !conn_handler_busy(c) && c->n_pending < cfg->max_pipeline &&
-           off < c->in.len &&
-           c->out.len - c->out_off < SRV_BACKPRESSURE_BYTES) {
+           off < c->in.len && c->out.len - c->out_off < SRV_BACKPRESSURE_BYTES) {
         struct http_msg msg;
         size_t used = 0;
         int status = 400;
@@ -471,6 +470,14 @@ static void conn_set_interest(struct srv_conn *c)
     c->ev_mask = m;
 }
 
+/* True when the connection's association used a credential that is revoked now. */
+bool conn_cred_revoked(const struct srv_conn *c)
+{
+    const struct tls_cred_hooks *h = &cfg_of(c)->tls.creds;
+    return h->is_revoked != NULL && c->sec.cred_id[0] != '\0' &&
+           h->is_revoked(h->ctx, c->sec.cred_id);
+}
+
 /* Advances the TLS handshake; true once the connection is open for HTTP. */
 static bool conn_handshake(struct srv_conn *c)
 {
@@ -483,6 +490,8 @@ static bool conn_handshake(struct srv_conn *c)
     }
     if (rc == M2M_OK)
         rc = tls_peer_secctx(c->tls, &c->sec);
+    if (rc == M2M_OK && conn_cred_revoked(c))
+        rc = M2M_ERR_DENIED; /* revoked between the credential lookup and now */
     if (rc != M2M_OK) {
         atomic_fetch_add(&s->tls_handshake_failures, 1);
         conn_close(c);

@@ -76,6 +76,7 @@ struct srv_loop {
     int64_t last_tick_ms;
     bool listeners_closed;
     bool lpaused[SRV_MAX_LISTENERS]; /* out of descriptors: resumed on the next tick */
+    uint64_t cred_gen; /* credential generation last checked against the open connections */
 };
 
 struct srv {
@@ -90,7 +91,7 @@ struct srv {
     atomic_int open;
     atomic_long outstanding; /* exchanges handed to the handler and not yet processed back */
     atomic_uint_fast64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
-        parse_errors, timeouts;
+        parse_errors, timeouts, revoked_closed;
 };
 
 /* conn.c */
@@ -100,6 +101,7 @@ void conn_service(struct srv_conn *c);
 void conn_close(struct srv_conn *c);
 void conn_tick(struct srv_conn *c, int64_t now_ms);
 void conn_free(struct srv_conn *c);
+bool conn_cred_revoked(const struct srv_conn *c);
 void exchange_unref(struct srv_exchange *x);
 
 /* server.c */

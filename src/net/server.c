@@ -192,6 +192,30 @@ static void loop_resume_listeners(struct srv_loop *l)
     }
 }
 
+/* Revocation reaches live sessions (TS-0003 8.2: an association lasts only while its credential
+ * is valid): when the credential generation moved, every open connection whose Credential-ID is
+ * now revoked is closed, in-flight requests included (their answers are dropped). */
+static void loop_check_revoked(struct srv_loop *l)
+{
+    const struct tls_cred_hooks *h = &l->srv->cfg.tls.creds;
+    if (h->generation == NULL || h->is_revoked == NULL)
+        return;
+    uint64_t g = h->generation(h->ctx);
+    if (g == l->cred_gen)
+        return;
+    l->cred_gen = g;
+    for (struct srv_conn *c = l->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_CLOSED || !conn_cred_revoked(c))
+            continue;
+        log_info("net: closing a connection of revoked credential %s", c->sec.cred_id);
+        atomic_fetch_add(&l->srv->revoked_closed, 1);
+        if (c->tls && c->state == CONN_OPEN)
+            tls_bye(c->tls);
+        conn_close(c);
+    }
+}
+
 static void loop_tick(struct srv_loop *l)
 {
     int64_t now = m2m_mono_ms();
@@ -199,6 +223,7 @@ static void loop_tick(struct srv_loop *l)
         return;
     l->last_tick_ms = now;
     loop_resume_listeners(l);
+    loop_check_revoked(l);
     for (struct srv_conn *c = l->conns, *next; c != NULL; c = next) {
         next = c->next;
         conn_tick(c, now);
@@ -255,6 +280,8 @@ static void *loop_main(void *arg)
     struct epoll_event evs[64];
     tl_loop = l;
     l->last_tick_ms = m2m_mono_ms();
+    if (s->cfg.tls.creds.generation)
+        l->cred_gen = s->cfg.tls.creds.generation(s->cfg.tls.creds.ctx);
     for (;;) {
         if (atomic_load(&s->stopping)) {
             loop_shutdown(l);
@@ -327,7 +354,8 @@ static m2m_rc srv_tls_init(struct srv *s)
         .crl_file = t->crl_file,
         .require_client_cert = t->require_client_cert,
         .priorities = t->priorities,
-        .kinds = TLS_CRED_X509,
+        .kinds = 0, /* X.509, plus PSK and raw public keys when the hooks are there */
+        .hooks = t->creds,
     };
     return tls_ctx_new(&tc, &s->tls);
 }
@@ -412,6 +440,18 @@ void srv_respond(struct srv_exchange *x, struct m2m_response *resp)
     pthread_mutex_unlock(&l->mu);
 }
 
+m2m_rc srv_tls_export(struct srv_exchange *x, const char *label, size_t label_len,
+                      const uint8_t *context, size_t context_len, uint8_t *out, size_t len)
+{
+    if (x == NULL || tl_loop == NULL || tl_loop != x->loop)
+        return M2M_ERR_INTERNAL; /* never touch a session from a thread that does not own it */
+    if (x->conn == NULL || x->conn->state == CONN_CLOSED)
+        return M2M_ERR_CLOSED;
+    if (x->conn->tls == NULL)
+        return M2M_ERR_TLS;
+    return tls_export_ctx(x->conn->tls, label, label_len, context, context_len, out, len);
+}
+
 void srv_stop(struct srv *s)
 {
     srv_destroy(s);
@@ -429,5 +469,6 @@ void srv_get_stats(const struct srv *s, struct srv_stats *o)
     o->tls_handshake_failures = atomic_load(&s->tls_handshake_failures);
     o->parse_errors = atomic_load(&s->parse_errors);
     o->timeouts = atomic_load(&s->timeouts);
+    o->revoked_closed = atomic_load(&s->revoked_closed);
     o->open_connections = atomic_load(&s->open);
 }

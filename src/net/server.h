@@ -11,38 +11,42 @@
 #include "base/rc.h"
 #include "bind/http/http.h"
 #include "model/prim.h"
+#include "tls/tls.h"
 
 #define SRV_MAX_LISTENERS 8
 
 struct srv_listener_cfg {
-    char addr[64];  /* numeric IPv4/IPv6 address */
-    int port;       /* 0 = ephemeral; the bound port is reported by srv_bound_port */
-    bool tls;       /* HTTPS */
-    bool trusted;   /* copied to m2m_secctx.trusted_listener */
+    char addr[64]; /* numeric IPv4/IPv6 address */
+    int port;      /* 0 = ephemeral; the bound port is reported by srv_bound_port */
+    bool tls;      /* HTTPS */
+    bool trusted;  /* copied to m2m_secctx.trusted_listener */
 };
 
 struct srv_tls_cfg {
-    char cert_file[512]; /* PEM server certificate chain */
-    char key_file[512];  /* PEM private key */
-    char ca_file[512];   /* PEM trust anchors for client certificates ("" = do not request) */
-    char crl_file[512];  /* optional PEM CRL */
+    char cert_file[512];      /* PEM server certificate chain */
+    char key_file[512];       /* PEM private key */
+    char ca_file[512];        /* PEM trust anchors for client certificates ("" = do not request) */
+    char crl_file[512];       /* optional PEM CRL */
     bool require_client_cert; /* false: request but do not require */
     char priorities[256];     /* GnuTLS priority string; "" = the default of tls.c */
+    /* Credential database for the PSK and raw-public-key SAEFs and for ending live sessions of
+     * revoked credentials (checked every SRV tick, 250 ms); all NULL = certificates only. */
+    struct tls_cred_hooks creds;
 };
 
 struct srv_cfg {
     struct srv_listener_cfg listeners[SRV_MAX_LISTENERS];
     int n_listeners;
-    int threads;             /* event-loop threads, default = number of cores */
-    int max_connections;     /* total, default 1024; over it new connections are closed */
-    int idle_timeout_ms;     /* keep-alive idle, default 60000 */
-    int read_timeout_ms;     /* a started request must complete within this, default 10000 */
-    int handshake_timeout_ms;/* TLS handshake, default 10000 */
-    int max_pipeline;        /* parsed-but-unanswered requests per connection, default 32 */
-    bool concurrent_pipeline;/* false (default): a connection's next request goes to the handler
-                                only after the previous one was answered, so pipelined requests
-                                are processed in order (a GET sees the POST before it); true:
-                                up to max_pipeline are with the handler at once */
+    int threads;              /* event-loop threads, default = number of cores */
+    int max_connections;      /* total, default 1024; over it new connections are closed */
+    int idle_timeout_ms;      /* keep-alive idle, default 60000 */
+    int read_timeout_ms;      /* a started request must complete within this, default 10000 */
+    int handshake_timeout_ms; /* TLS handshake, default 10000 */
+    int max_pipeline;         /* parsed-but-unanswered requests per connection, default 32 */
+    bool concurrent_pipeline; /* false (default): a connection's next request goes to the handler
+                                 only after the previous one was answered, so pipelined requests
+                                 are processed in order (a GET sees the POST before it); true:
+                                 up to max_pipeline are with the handler at once */
     struct http_limits http;
     struct srv_tls_cfg tls;
 };
@@ -63,13 +67,22 @@ int srv_bound_port(const struct srv *s, int i);
 /* Sends the response for x (moves the response's owned fields) and releases x. Thread-safe;
  * must be called exactly once per exchange, even if the connection is gone. */
 void srv_respond(struct srv_exchange *x, struct m2m_response *resp);
+/* RFC 5705 exporter of the TLS session that carried x's request (label, optional context;
+ * context NULL = no context value). Safe only on the thread of x's event loop, i.e. inside the
+ * handler call for x or later on that loop: a GnuTLS session is never touched from two threads.
+ * A handler that hands the request to another thread exports first and carries the bytes along.
+ * M2M_ERR_INTERNAL on another thread, M2M_ERR_CLOSED when the connection is gone, M2M_ERR_TLS
+ * on a plain connection. */
+M2M_WARN_UNUSED m2m_rc srv_tls_export(struct srv_exchange *x, const char *label, size_t label_len,
+                                      const uint8_t *context, size_t context_len, uint8_t *out,
+                                      size_t len);
 /* Stops accepting, closes every connection, joins the threads, frees. NULL is a no-op. */
 void srv_stop(struct srv *s);
 
 /* Counters for logs and tests. */
 struct srv_stats {
-    uint64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
-        parse_errors, timeouts;
+    uint64_t accepted, rejected_limit, requests, responses, tls_handshake_failures, parse_errors,
+        timeouts, revoked_closed;
     int open_connections;
 };
 void srv_get_stats(const struct srv *s, struct srv_stats *out);

@@ -287,6 +287,8 @@ m2m_rc pki_issue(const char *dir, const char *san_uri, const char *cn, int days,
     bool has_uri = san_uri != NULL && san_uri[0] != '\0';
     ENSURE(days > 0 && days <= 36500, M2M_ERR_CONFIG);
     ENSURE(has_uri || (cn != NULL && cn[0] != '\0'), M2M_ERR_CONFIG);
+    /* TS-0003 10.1 (SPEC-MAP F8): no wildcards in AE-ID, CSE-ID, Node-ID or FQDN certificates. */
+    ENSURE(!has_uri || strchr(san_uri, '*') == NULL, M2M_ERR_CONFIG);
     TRY(join(ca_cert, sizeof ca_cert, dir, "ca.pem"));
     TRY(join(ca_key, sizeof ca_key, dir, "ca.key"));
     TRY(pair_load(&ca, ca_cert, ca_key));
@@ -303,4 +305,55 @@ out:
     pair_clear(&ca);
     pair_clear(&cli);
     return rc;
+}
+
+m2m_rc pki_flavour_parse(const char *name, enum pki_flavour *out)
+{
+    static const char *names[] = {"any", "cse", "ae", "node", "device"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (name != NULL && strcmp(name, names[i]) == 0) {
+            *out = (enum pki_flavour)i;
+            return M2M_OK;
+        }
+    return M2M_ERR_CONFIG;
+}
+
+/* Counts the '/'-separated segments after the leading "//" of an absolute identifier. */
+static int abs_segments(const char *id)
+{
+    if (strncmp(id, "//", 2) != 0 || id[2] == '\0')
+        return 0;
+    int n = 1;
+    for (const char *p = id + 2; *p; p++) {
+        if (*p == '/') {
+            if (p[1] == '\0' || p[1] == '/')
+                return 0; /* empty segment */
+            n++;
+        }
+    }
+    return n;
+}
+
+m2m_rc pki_flavour_check(enum pki_flavour f, const char *uri)
+{
+    if (uri == NULL || uri[0] == '\0')
+        return f == PKI_FLAVOUR_ANY ? M2M_OK : M2M_ERR_CONFIG;
+    for (const char *p = uri; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '*')
+            return M2M_ERR_CONFIG;
+    switch (f) {
+    case PKI_FLAVOUR_ANY: return M2M_OK;
+    case PKI_FLAVOUR_CSE: return abs_segments(uri) == 2 ? M2M_OK : M2M_ERR_CONFIG;
+    case PKI_FLAVOUR_AE: {
+        /* //SP/CSE-ID/stem (or deeper structured forms); the stem is C... or S... */
+        const char *last = strrchr(uri, '/');
+        if (abs_segments(uri) < 3 || last == NULL || (last[1] != 'C' && last[1] != 'S'))
+            return M2M_ERR_CONFIG;
+        return M2M_OK;
+    }
+    case PKI_FLAVOUR_NODE:
+    case PKI_FLAVOUR_DEVICE:
+        return strncmp(uri, "urn:", 4) == 0 && uri[4] ? M2M_OK : M2M_ERR_CONFIG;
+    }
+    return M2M_ERR_CONFIG;
 }

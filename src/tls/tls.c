@@ -2,6 +2,8 @@
  * verification and identity binding, record I/O and the RFC 5705 exporter. */
 #include "tls/tls.h"
 
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/secret.h"
 
 /* Default priorities. TS-0003 10.2.1: TCP payloads are secured with TLS v1.2; TLS 1.3 is offered
  * too because every current client prefers it and it removes the CBC and RSA key transport legacy;
@@ -17,33 +20,92 @@
  * AES-CCM for constrained peers), in server order. AES-128-CBC with SHA-256 stays last because
  * TS-0003 10.2.3 (with 10.2.1: IN servers support all listed suites) makes
  * TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 mandatory; SHA-1 MACs, SSL3 and
- * TLS 1.0/1.1 are off. The PSK SAEF (next issue) will add +ECDHE-PSK:+PSK. */
+ * TLS 1.0/1.1 are off. With the PSK SAEF enabled, TLS_PSK_KX joins the key exchanges. */
 const char TLS_DEFAULT_PRIORITIES[] =
     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
     "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AES-256-CCM:+AES-128-CCM:"
     "+AES-128-CBC:-SHA1:+SHA256:+SHA384:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
 
+/* TS-0003 10.2.2 (SPEC-MAP F2a): a TLS server of a PSK SAEF implements
+ * TLS_PSK_WITH_AES_128_CBC_SHA256 (PSK + AES-128-CBC + SHA256, all in the list above); ECDHE-PSK
+ * is listed first so that clients offering it get forward secrecy (RFC 4279 section 7). In
+ * TLS 1.3 the same keywords enable external PSKs with (ECDHE-PSK) or without (PSK) key share. */
+static const char TLS_PSK_KX[] = "+ECDHE-PSK:+PSK:";
+/* Key-share groups of the default, fastest first: X25519 and P-256 (the curve of the F2b suites
+ * and F8 certificates) before P-384/P-521, which SECURE256 would otherwise put first and which
+ * cost an ECDHE(-PSK) handshake several times as much CPU. */
+static const char TLS_GROUPS[] =
+    ":-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1";
+/* RFC 7250: raw public keys are accepted from clients only (preferred when a client offers one:
+ * it has no other credential for us); the server keeps its X.509 chain. */
+static const char TLS_RPK_ADD[] = ":+CTYPE-SRV-X509:+CTYPE-CLI-RAWPK:+CTYPE-CLI-X509";
+
 struct tls_ctx {
     gnutls_certificate_credentials_t x509;
+    gnutls_psk_server_credentials_t psk;
     gnutls_priority_t prio;
     gnutls_certificate_request_t req_mode;
     unsigned kinds;
-    tls_psk_lookup_fn psk_lookup; /* reserved for the PSK SAEF */
-    void *psk_ctx;
+    bool have_ca; /* X.509 client certificates are verified against trust anchors */
+    struct tls_cred_hooks hooks;
 };
 
 struct tls_session {
     struct tls_ctx *ctx;
     gnutls_session_t ses;
-    enum tls_cred_kind used; /* credential kind negotiated (X509 for now) */
     bool handshake_done;
     bool bye_sent;
     size_t again_len; /* length passed to the record_send that returned E_AGAIN */
+    /* Binding found by the PSK callback or the raw-key check during the handshake. */
+    bool bind_valid;
+    enum tls_cred_kind bind_kind;
+    struct m2m_secctx bind;
+    char psk_name[M2M_ID_MAX]; /* the psk_identity bind belongs to */
 };
 
 static bool nonempty(const char *s)
 {
     return s != NULL && s[0] != '\0';
+}
+
+static m2m_rc cert_identity(gnutls_x509_crt_t crt, char *out, size_t outlen);
+
+/* TS-0003 8.1.2.5 (raw public key flavour): the key must be one the credential database lists;
+ * it is named by its RFC 6920 identifier. The handshake's CertificateVerify proves possession. */
+static int verify_rawpk(struct tls_session *s, const gnutls_datum_t *spki)
+{
+    char ni[TLS_NI_ID_MAX];
+    struct m2m_secctx b;
+    memset(&b, 0, sizeof b);
+    if (s->ctx->hooks.rpk_lookup == NULL || tls_rpk_ni_id(spki->data, spki->size, ni, sizeof ni))
+        return -1;
+    if (s->ctx->hooks.rpk_lookup(s->ctx->hooks.ctx, ni, &b) != M2M_OK) {
+        log_info("tls: raw public key %s is not provisioned or revoked", ni);
+        return -1;
+    }
+    b.kind = M2M_SEC_TLS_RPK;
+    s->bind = b;
+    s->bind_kind = TLS_CRED_RPK;
+    s->bind_valid = true;
+    return 0;
+}
+
+/* The name rules of an X.509 client certificate (F4/F8): exactly one usable identity and no
+ * wildcard anywhere in the subjectAltName. */
+static int verify_names(const gnutls_datum_t *der)
+{
+    gnutls_x509_crt_t crt = NULL;
+    char id[M2M_ID_MAX];
+    int ok = -1;
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return -1;
+    if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0 &&
+        cert_identity(crt, id, sizeof id) == M2M_OK)
+        ok = 0;
+    else
+        log_info("tls: client certificate names no acceptable identity (wildcard or malformed)");
+    gnutls_x509_crt_deinit(crt);
+    return ok;
 }
 
 /* Runs inside the handshake when the client has sent its certificate (or chose not to).
@@ -56,7 +118,10 @@ static int verify_client_cb(gnutls_session_t ses)
     const gnutls_datum_t *peers = gnutls_certificate_get_peers(ses, &n);
     if (peers == NULL || n == 0)
         return s->ctx->req_mode == GNUTLS_CERT_REQUIRE ? -1 : 0;
-    if (gnutls_certificate_type_get(ses) != GNUTLS_CRT_X509)
+    gnutls_certificate_type_t ct = gnutls_certificate_type_get2(ses, GNUTLS_CTYPE_PEERS);
+    if (ct == GNUTLS_CRT_RAWPK)
+        return verify_rawpk(s, &peers[0]);
+    if (ct != GNUTLS_CRT_X509 || !s->ctx->have_ca)
         return -1;
     gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
                                      .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
@@ -72,6 +137,45 @@ static int verify_client_cb(gnutls_session_t ses)
         }
         return -1;
     }
+    return verify_names(&peers[0]);
+}
+
+/* TS-0003 8.2.2.1: the psk_identity is the KpsaID; the key and the identity binding come from
+ * the credential database. Unknown or revoked identities get a random key from GnuTLS (return
+ * 1), so that they fail exactly like a wrong key and the peer learns nothing about which
+ * identities exist. Runs on the loop thread inside gnutls_handshake. */
+static int psk_server_cb(gnutls_session_t ses, const gnutls_datum_t *username, gnutls_datum_t *key)
+{
+    struct tls_session *s = gnutls_session_get_ptr(ses);
+    uint8_t k[TLS_PSK_KEY_MAX];
+    size_t kl = sizeof k;
+    struct m2m_secctx b;
+    memset(&b, 0, sizeof b);
+    s->bind_valid = false;
+    if (username->size == 0 || username->size >= sizeof s->psk_name ||
+        memchr(username->data, '\0', username->size) != NULL)
+        return 1;
+    if (s->ctx->hooks.psk_lookup(s->ctx->hooks.ctx, (const char *)username->data, username->size, k,
+                                 &kl, &b) != M2M_OK ||
+        kl == 0 || kl > sizeof k) {
+        log_info("tls: unknown or revoked PSK identity (%u bytes)", username->size);
+        m2m_wipe(k, sizeof k);
+        return 1;
+    }
+    key->data = gnutls_malloc(kl);
+    if (key->data == NULL) {
+        m2m_wipe(k, sizeof k);
+        return -1;
+    }
+    memcpy(key->data, k, kl);
+    key->size = (unsigned)kl;
+    m2m_wipe(k, sizeof k);
+    b.kind = M2M_SEC_TLS_PSK;
+    s->bind = b;
+    s->bind_kind = TLS_CRED_PSK;
+    s->bind_valid = true;
+    memcpy(s->psk_name, username->data, username->size);
+    s->psk_name[username->size] = '\0';
     return 0;
 }
 
@@ -97,11 +201,14 @@ static m2m_rc ctx_load_x509(struct tls_ctx *c, const struct tls_ctx_cfg *cfg)
                       r < 0 ? gnutls_strerror(r) : "empty");
             return M2M_ERR_CONFIG;
         }
-        c->req_mode = cfg->require_client_cert ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST;
-        gnutls_certificate_set_verify_function(c->x509, verify_client_cb);
+        c->have_ca = true;
     } else if (cfg->require_client_cert) {
         log_error("tls: require_client_cert needs a ca_file");
         return M2M_ERR_CONFIG;
+    }
+    if (c->have_ca || (c->kinds & TLS_CRED_RPK)) {
+        c->req_mode = cfg->require_client_cert ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST;
+        gnutls_certificate_set_verify_function(c->x509, verify_client_cb);
     }
     if (nonempty(cfg->crl_file)) {
         r = gnutls_certificate_set_x509_crl_file(c->x509, cfg->crl_file, GNUTLS_X509_FMT_PEM);
@@ -113,24 +220,70 @@ static m2m_rc ctx_load_x509(struct tls_ctx *c, const struct tls_ctx_cfg *cfg)
     return M2M_OK;
 }
 
-m2m_rc tls_ctx_new(const struct tls_ctx_cfg *cfg, struct tls_ctx **out)
+/* The credential kinds of a configuration: X.509 always, PSK and RPK when their hook exists. */
+static m2m_rc ctx_kinds(const struct tls_ctx_cfg *cfg, unsigned *out)
 {
-    m2m_rc rc = M2M_OK;
+    unsigned k = cfg->kinds ? cfg->kinds : TLS_CRED_X509;
+    if (cfg->kinds == 0 && cfg->hooks.psk_lookup)
+        k |= TLS_CRED_PSK;
+    if (cfg->kinds == 0 && cfg->hooks.rpk_lookup)
+        k |= TLS_CRED_RPK;
+    if (!(k & TLS_CRED_X509) || ((k & TLS_CRED_PSK) && !cfg->hooks.psk_lookup) ||
+        ((k & TLS_CRED_RPK) && !cfg->hooks.rpk_lookup)) {
+        log_error("tls: a credential kind is enabled without its lookup (or X.509 is off)");
+        return M2M_ERR_CONFIG;
+    }
+    *out = k;
+    return M2M_OK;
+}
+
+/* The priority string: the configured one as given (it must then name the PSK and RPK keywords
+ * itself), else the default extended with the keywords of the enabled kinds. */
+static m2m_rc ctx_priorities(struct tls_ctx *c, const struct tls_ctx_cfg *cfg)
+{
+    char buf[1024];
     const char *err = NULL;
-    *out = NULL;
-    struct tls_ctx *c = calloc(1, sizeof *c);
-    ENSURE_NONNULL(c);
-    c->kinds = cfg->kinds ? cfg->kinds : TLS_CRED_X509;
-    ENSURE(c->kinds == TLS_CRED_X509, M2M_ERR_CONFIG); /* PSK and RPK: not yet */
-    c->psk_lookup = cfg->psk_lookup;
-    c->psk_ctx = cfg->psk_ctx;
-    TRY(ctx_load_x509(c, cfg));
-    const char *prio = nonempty(cfg->priorities) ? cfg->priorities : TLS_DEFAULT_PRIORITIES;
+    const char *prio = cfg->priorities;
+    if (!nonempty(prio)) {
+        /* The PSK key exchanges go first in the KX list: a TLS 1.2 client that offers PSK
+         * suites next to certificate suites (openssl s_client -psk does) means its PSK, and
+         * the server chooses before it learns the psk_identity. */
+        const char *kx = strstr(TLS_DEFAULT_PRIORITIES, "-KX-ALL:");
+        if (kx == NULL)
+            return M2M_ERR_INTERNAL;
+        size_t head = (size_t)(kx - TLS_DEFAULT_PRIORITIES) + strlen("-KX-ALL:");
+        int n = snprintf(buf, sizeof buf, "%.*s%s%s%s%s", (int)head, TLS_DEFAULT_PRIORITIES,
+                         (c->kinds & TLS_CRED_PSK) ? TLS_PSK_KX : "", TLS_DEFAULT_PRIORITIES + head,
+                         TLS_GROUPS, (c->kinds & TLS_CRED_RPK) ? TLS_RPK_ADD : "");
+        if (n < 0 || (size_t)n >= sizeof buf)
+            return M2M_ERR_LIMIT;
+        prio = buf;
+    }
     if (gnutls_priority_init(&c->prio, prio, &err) < 0) {
         log_error("tls: bad priority string near '%s'", err ? err : "?");
         c->prio = NULL;
-        BAIL(M2M_ERR_CONFIG);
+        return M2M_ERR_CONFIG;
     }
+    return M2M_OK;
+}
+
+m2m_rc tls_ctx_new(const struct tls_ctx_cfg *cfg, struct tls_ctx **out)
+{
+    m2m_rc rc = M2M_OK;
+    *out = NULL;
+    struct tls_ctx *c = calloc(1, sizeof *c);
+    ENSURE_NONNULL(c);
+    TRY(ctx_kinds(cfg, &c->kinds));
+    c->hooks = cfg->hooks;
+    TRY(ctx_load_x509(c, cfg));
+    if (c->kinds & TLS_CRED_PSK) {
+        if (gnutls_psk_allocate_server_credentials(&c->psk) < 0) {
+            c->psk = NULL;
+            BAIL(M2M_ERR_NOMEM);
+        }
+        gnutls_psk_set_server_credentials_function2(c->psk, psk_server_cb);
+    }
+    TRY(ctx_priorities(c, cfg));
     *out = c;
     c = NULL;
 out:
@@ -146,6 +299,8 @@ void tls_ctx_free(struct tls_ctx *c)
         gnutls_priority_deinit(c->prio);
     if (c->x509)
         gnutls_certificate_free_credentials(c->x509);
+    if (c->psk)
+        gnutls_psk_free_server_credentials(c->psk);
     free(c);
 }
 
@@ -156,18 +311,22 @@ m2m_rc tls_session_new(struct tls_ctx *ctx, int fd, struct tls_session **out)
     struct tls_session *s = calloc(1, sizeof *s);
     ENSURE_NONNULL(s);
     s->ctx = ctx;
-    if (gnutls_init(&s->ses, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
+    unsigned flags = GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL;
+    if (ctx->kinds & TLS_CRED_RPK)
+        flags |= GNUTLS_ENABLE_RAWPK;
+    if (gnutls_init(&s->ses, flags) < 0) {
         s->ses = NULL;
         BAIL(M2M_ERR_NOMEM);
     }
     gnutls_session_set_ptr(s->ses, s);
     ENSURE(gnutls_priority_set(s->ses, ctx->prio) >= 0, M2M_ERR_TLS);
     ENSURE(gnutls_credentials_set(s->ses, GNUTLS_CRD_CERTIFICATE, ctx->x509) >= 0, M2M_ERR_TLS);
+    if (ctx->psk)
+        ENSURE(gnutls_credentials_set(s->ses, GNUTLS_CRD_PSK, ctx->psk) >= 0, M2M_ERR_TLS);
     gnutls_certificate_server_set_request(s->ses, ctx->req_mode);
     gnutls_transport_set_int(s->ses, fd);
     /* The loop enforces its own handshake timeout. */
     gnutls_handshake_set_timeout(s->ses, 0);
-    s->used = TLS_CRED_X509;
     *out = s;
     s = NULL;
 out:
@@ -181,6 +340,7 @@ void tls_session_free(struct tls_session *s)
         return;
     if (s->ses)
         gnutls_deinit(s->ses);
+    m2m_wipe(s, sizeof *s);
     free(s);
 }
 
@@ -261,36 +421,61 @@ void tls_bye(struct tls_session *s)
     (void)gnutls_bye(s->ses, GNUTLS_SHUT_WR);
 }
 
-/* Copies a name of size bytes out of GnuTLS into out, refusing embedded NULs (a SAN of
- * "a\0b" must not bind as "a"). */
+/* A name out of GnuTLS must be printable ASCII: no embedded NUL (a SAN of "a\0b" must not bind
+ * as "a"), no control characters, no spaces. F8: no wildcards in CSE-ID, AE-ID, Node-ID or FQDN
+ * certificates, so a '*' anywhere refuses the name. */
 static bool name_ok(const char *buf, size_t size)
 {
-    return size > 0 && memchr(buf, '\0', size) == NULL;
+    if (size == 0)
+        return false;
+    for (size_t i = 0; i < size; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '*')
+            return false;
+    }
+    return true;
+}
+
+/* Scans every SAN once: all must pass name_ok (a wildcard in any entry refuses the certificate,
+ * exact matching only); returns the first entry of type want in out (M2M_ERR_NOT_FOUND when
+ * there is none). */
+static m2m_rc san_pick(gnutls_x509_crt_t crt, int want, char *out, size_t outlen)
+{
+    char buf[M2M_ID_MAX];
+    bool found = false;
+    for (unsigned seq = 0; seq < 64; seq++) {
+        size_t size = sizeof buf - 1;
+        unsigned critical = 0;
+        int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, &critical);
+        if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+            return found ? M2M_OK : M2M_ERR_NOT_FOUND;
+        if (t == GNUTLS_E_SHORT_MEMORY_BUFFER)
+            return M2M_ERR_LIMIT; /* longer than any identity we can carry: be strict */
+        if (t < 0)
+            return M2M_ERR_MALFORMED;
+        bool text = t == GNUTLS_SAN_URI || t == GNUTLS_SAN_DNSNAME || t == GNUTLS_SAN_RFC822NAME;
+        if (text && !name_ok(buf, size))
+            return M2M_ERR_DENIED;
+        if (t == want && !found) {
+            snprintf(out, outlen, "%.*s", (int)size, buf);
+            found = true;
+        }
+    }
+    return M2M_ERR_LIMIT;
 }
 
 /* TS-0003 8.1.2.5 / 10.1: the identity of a certificate is in its subjectAltName: a URI for an
- * AE-ID, a dNSName for a CSE-ID or FQDN. The CN is a last resort for legacy certificates. */
+ * AE-ID, CSE-ID or Node-ID, a dNSName for a CSE's domain name or an FQDN. The CN is a last
+ * resort for legacy certificates without any SAN. */
 static m2m_rc cert_identity(gnutls_x509_crt_t crt, char *out, size_t outlen)
 {
     char buf[M2M_ID_MAX];
-    int want[2] = {GNUTLS_SAN_URI, GNUTLS_SAN_DNSNAME};
-    for (int w = 0; w < 2; w++) {
-        for (unsigned seq = 0; seq < 64; seq++) {
-            size_t size = sizeof buf - 1;
-            unsigned critical = 0;
-            int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, &critical);
-            if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-                break;
-            if (t == GNUTLS_E_SHORT_MEMORY_BUFFER)
-                return M2M_ERR_LIMIT; /* longer than any identity we can carry: be strict */
-            if (t < 0 || t != want[w])
-                continue;
-            if (!name_ok(buf, size))
-                return M2M_ERR_MALFORMED;
-            snprintf(out, outlen, "%.*s", (int)size, buf);
-            return M2M_OK;
-        }
-    }
+    m2m_rc rc = san_pick(crt, GNUTLS_SAN_URI, out, outlen);
+    if (rc != M2M_ERR_NOT_FOUND)
+        return rc;
+    rc = san_pick(crt, GNUTLS_SAN_DNSNAME, out, outlen);
+    if (rc != M2M_ERR_NOT_FOUND)
+        return rc;
     size_t size = sizeof buf - 1;
     int r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size);
     if (r < 0 || !name_ok(buf, size))
@@ -313,45 +498,170 @@ static m2m_rc cert_fingerprint_id(const gnutls_datum_t *der, char *out, size_t o
     return M2M_OK;
 }
 
-m2m_rc tls_peer_secctx(struct tls_session *s, struct m2m_secctx *sec)
+static void sec_copy_binding(struct m2m_secctx *sec, const struct m2m_secctx *b)
+{
+    sec->kind = b->kind;
+    memcpy(sec->identity, b->identity, sizeof sec->identity);
+    memcpy(sec->cred_id, b->cred_id, sizeof sec->cred_id);
+    sec->n_bound = b->n_bound < 0                   ? 0
+                   : b->n_bound > M2M_SEC_MAX_BOUND ? M2M_SEC_MAX_BOUND
+                                                    : b->n_bound;
+    memcpy(sec->bound, b->bound, sizeof sec->bound);
+    sec->identity[M2M_ID_MAX - 1] = sec->cred_id[M2M_ID_MAX - 1] = '\0';
+}
+
+/* The PSK association: the username GnuTLS authenticated must be the one the callback bound. */
+static m2m_rc psk_secctx(struct tls_session *s, struct m2m_secctx *sec)
+{
+    gnutls_datum_t u = {NULL, 0};
+    if (gnutls_psk_server_get_username2(s->ses, &u) < 0 || !s->bind_valid ||
+        s->bind_kind != TLS_CRED_PSK || u.size != strlen(s->psk_name) ||
+        memcmp(u.data, s->psk_name, u.size) != 0)
+        return M2M_ERR_DENIED;
+    sec_copy_binding(sec, &s->bind);
+    return M2M_OK;
+}
+
+/* X.509: the verified identity, or for a URN (Node-ID or device certificate) the AE-IDs the
+ * credential database binds to it (F4/F6). */
+static m2m_rc x509_secctx(struct tls_session *s, const gnutls_datum_t *der, struct m2m_secctx *sec)
 {
     m2m_rc rc = M2M_OK;
     gnutls_x509_crt_t crt = NULL;
-    unsigned n = 0, status = 0;
-    sec->kind = M2M_SEC_TLS;
-    sec->identity[0] = sec->cred_id[0] = '\0';
-    ENSURE(s->handshake_done, M2M_ERR_TLS);
-    const gnutls_datum_t *peers = gnutls_certificate_get_peers(s->ses, &n);
-    if (peers == NULL || n == 0)
-        return M2M_OK; /* anonymous client */
+    unsigned status = 0;
     /* Defence in depth: the verify callback already accepted this chain; check again so that a
      * missing callback can never turn into an unverified identity. */
     gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
                                      .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+    ENSURE(s->ctx->have_ca, M2M_ERR_DENIED);
     ENSURE(gnutls_certificate_verify_peers(s->ses, &purpose, 1, &status) >= 0 && status == 0,
            M2M_ERR_DENIED);
     ENSURE(gnutls_x509_crt_init(&crt) >= 0, M2M_ERR_NOMEM);
-    ENSURE(gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0, M2M_ERR_MALFORMED);
+    ENSURE(gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0, M2M_ERR_MALFORMED);
     TRY(cert_identity(crt, sec->identity, sizeof sec->identity));
-    TRY(cert_fingerprint_id(&peers[0], sec->cred_id, sizeof sec->cred_id));
+    TRY(cert_fingerprint_id(der, sec->cred_id, sizeof sec->cred_id));
     sec->kind = M2M_SEC_TLS_CERT;
+    sec->n_bound = 0;
+    if (strncmp(sec->identity, "urn:", 4) == 0 && s->ctx->hooks.node_lookup != NULL) {
+        struct m2m_secctx b;
+        memset(&b, 0, sizeof b);
+        m2m_rc r = s->ctx->hooks.node_lookup(s->ctx->hooks.ctx, sec->identity, &b);
+        if (r == M2M_OK) {
+            b.kind = M2M_SEC_TLS_CERT;
+            sec_copy_binding(sec, &b);
+        } else if (r != M2M_ERR_NOT_FOUND) {
+            BAIL(M2M_ERR_DENIED); /* revoked */
+        }
+    }
 out:
     if (crt)
         gnutls_x509_crt_deinit(crt);
+    return rc;
+}
+
+m2m_rc tls_peer_secctx(struct tls_session *s, struct m2m_secctx *sec)
+{
+    m2m_rc rc = M2M_OK;
+    unsigned n = 0;
+    sec->kind = M2M_SEC_TLS;
+    sec->identity[0] = sec->cred_id[0] = '\0';
+    sec->n_bound = 0;
+    ENSURE(s->handshake_done, M2M_ERR_TLS);
+    if (gnutls_auth_get_type(s->ses) == GNUTLS_CRD_PSK) {
+        TRY(psk_secctx(s, sec));
+        return M2M_OK;
+    }
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(s->ses, &n);
+    if (peers == NULL || n == 0)
+        return M2M_OK; /* anonymous client */
+    if (gnutls_certificate_type_get2(s->ses, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_RAWPK) {
+        ENSURE(s->bind_valid && s->bind_kind == TLS_CRED_RPK, M2M_ERR_DENIED);
+        sec_copy_binding(sec, &s->bind);
+        return M2M_OK;
+    }
+    TRY(x509_secctx(s, &peers[0], sec));
+out:
     if (rc != M2M_OK) {
         sec->identity[0] = sec->cred_id[0] = '\0';
+        sec->n_bound = 0;
         sec->kind = M2M_SEC_TLS;
     }
     return rc;
 }
 
+enum tls_cred_kind tls_session_cred_kind(const struct tls_session *s)
+{
+    if (s->handshake_done && gnutls_auth_get_type(s->ses) == GNUTLS_CRD_PSK)
+        return TLS_CRED_PSK;
+    if (s->handshake_done && s->bind_valid && s->bind_kind == TLS_CRED_RPK)
+        return TLS_CRED_RPK;
+    return TLS_CRED_X509;
+}
+
+m2m_rc tls_export_ctx(struct tls_session *s, const char *label, size_t label_len,
+                      const uint8_t *context, size_t context_len, uint8_t *out, size_t len)
+{
+    if (s == NULL || !s->handshake_done || (context == NULL && context_len != 0))
+        return M2M_ERR_TLS;
+    int r = gnutls_prf_rfc5705(s->ses, label_len, label, context_len, (const char *)context, len,
+                               (char *)out);
+    return r < 0 ? M2M_ERR_TLS : M2M_OK;
+}
+
 m2m_rc tls_export(struct tls_session *s, const char *label, size_t label_len, uint8_t *out,
                   size_t len)
 {
+    return tls_export_ctx(s, label, label_len, NULL, 0, out, len);
+}
+
+bool tls_session_ems(struct tls_session *s)
+{
     if (s == NULL || !s->handshake_done)
-        return M2M_ERR_TLS;
-    int r = gnutls_prf_rfc5705(s->ses, label_len, label, 0, NULL, len, (char *)out);
-    return r < 0 ? M2M_ERR_TLS : M2M_OK;
+        return false;
+    if (gnutls_protocol_get_version(s->ses) == GNUTLS_TLS1_3)
+        return true;
+    return gnutls_session_ext_master_secret_status(s->ses) != 0;
+}
+
+/* RFC 4648 section 5 base64url without padding. */
+static size_t b64url(const uint8_t *in, size_t len, char *out)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = al[v >> 18 & 63];
+        out[o++] = al[v >> 12 & 63];
+        out[o++] = al[v >> 6 & 63];
+        out[o++] = al[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = al[v >> 18 & 63];
+        out[o++] = al[v >> 12 & 63];
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = al[v >> 18 & 63];
+        out[o++] = al[v >> 12 & 63];
+        out[o++] = al[v >> 6 & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+m2m_rc tls_rpk_ni_id(const uint8_t *spki, size_t len, char *out, size_t outlen)
+{
+    static const char pfx[] = "ni:///sha-256;";
+    uint8_t md[32];
+    if (outlen < TLS_NI_ID_MAX)
+        return M2M_ERR_LIMIT;
+    if (spki == NULL || len == 0)
+        return M2M_ERR_MALFORMED;
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki, len, md) < 0)
+        return M2M_ERR_INTERNAL;
+    memcpy(out, pfx, sizeof pfx - 1);
+    b64url(md, sizeof md, out + sizeof pfx - 1);
+    return M2M_OK;
 }
 
 const char *tls_version_name(struct tls_session *s)

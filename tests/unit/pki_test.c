@@ -169,6 +169,39 @@ static void test_errors(void **state)
     assert_int_equal(pki_ensure_dev(d, NULL, big, bc, bk, sizeof big), M2M_ERR_MALFORMED);
 }
 
+/* TS-0003 10.1 / SPEC-MAP F8: the flavours' SAN forms, and never a wildcard. */
+static void test_flavours_and_wildcards(void **state)
+{
+    enum pki_flavour f;
+    assert_int_equal(pki_flavour_parse("cse", &f), M2M_OK);
+    assert_int_equal(f, PKI_FLAVOUR_CSE);
+    assert_int_equal(pki_flavour_parse("device", &f), M2M_OK);
+    assert_int_equal(f, PKI_FLAVOUR_DEVICE);
+    assert_int_equal(pki_flavour_parse("CSE", &f), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_parse(NULL, &f), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_CSE, "//sp.example/id-mn"), M2M_OK);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_CSE, "/id-mn"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_CSE, "//sp.example/id-mn/x"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_CSE, "//sp.example//id"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/Cae1"), M2M_OK);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/Xae1"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/C*"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_NODE, "urn:dev:ops:1"), M2M_OK);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_NODE, "urn:"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_DEVICE, "dev1"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_ANY, "a b"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_ANY, NULL), M2M_OK);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, NULL), M2M_ERR_CONFIG);
+    char ca[512], cert[512], key[512], oc[512], ok[512], d[300];
+    snprintf(d, sizeof d, "%s/flavours", g_dir);
+    assert_int_equal(pki_ensure_dev(d, NULL, ca, cert, key, sizeof ca), M2M_OK);
+    snprintf(oc, sizeof oc, "%s/w.pem", d);
+    snprintf(ok, sizeof ok, "%s/w.key", d);
+    assert_int_equal(pki_issue(d, "//sp.example/id-in/C*", "w", 1, oc, ok), M2M_ERR_CONFIG);
+    assert_int_equal(access(oc, F_OK), -1);
+    assert_int_equal(pki_issue(d, "urn:dev:ops:1", "n", 1, oc, ok), M2M_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_new_ca_reissues_server),
         cmocka_unit_test(test_issue_client),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_flavours_and_wildcards),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
