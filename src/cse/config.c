@@ -22,6 +22,11 @@ void cse_config_default(struct cse_config *c)
     c->http_port = 8080;
     snprintf(c->https_addr, sizeof c->https_addr, "127.0.0.1");
     c->https_port = 8443;
+    snprintf(c->coap_addr, sizeof c->coap_addr, "127.0.0.1");
+    c->coap_port = 5683;
+    snprintf(c->coaps_addr, sizeof c->coaps_addr, "127.0.0.1");
+    c->coaps_port = 5684;
+    c->coap_response_options = true;
     c->log_level = M2M_LOG_INFO;
     c->default_et_s = 10LL * 365 * 86400;
     c->max_json_depth = 32;
@@ -33,6 +38,10 @@ void cse_config_default(struct cse_config *c)
     c->max_subscriptions_per_resource = 64;
     c->group_max_members = 10000;
     c->writer_batch = 512;
+    c->audit_max_bytes = 10u << 20;
+    c->audit_keep = 5;
+    c->rate_burst = 0;
+    c->tls_psk = true;
     srv_cfg_default(&c->srv);
 }
 
@@ -126,6 +135,19 @@ m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, 
             goto bad;
         return M2M_OK;
     }
+    if (strcmp(key, "coap.listen") == 0) {
+        if (cse_config_parse_listen(value, c->coap_addr, sizeof c->coap_addr, &c->coap_port))
+            goto bad;
+        return M2M_OK;
+    }
+    if (strcmp(key, "coaps.listen") == 0) {
+        if (cse_config_parse_listen(value, c->coaps_addr, sizeof c->coaps_addr, &c->coaps_port))
+            goto bad;
+        return M2M_OK;
+    }
+    BOOL_KEY("coap.trusted", coap_trusted)
+    BOOL_KEY("coaps.trusted", coaps_trusted)
+    BOOL_KEY("coap.response_options", coap_response_options)
     BOOL_KEY("http.trusted", http_trusted)
     BOOL_KEY("https.trusted", https_trusted)
     if (strcmp(key, "log.level") == 0) {
@@ -151,6 +173,20 @@ m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, 
     INT_KEY("notify.timeout_ms", notify_timeout_ms, 100, 600000)
     INT_KEY("notify.retries", notify_retries, 0, 10)
     INT_KEY("store.batch", writer_batch, 1, 100000)
+    STR_KEY("audit.path", audit_path)
+    SIZE_KEY("audit.max_bytes", audit_max_bytes)
+    INT_KEY("audit.keep", audit_keep, 1, 99)
+    STR_KEY("location.file", location_file)
+    if (strcmp(key, "limits.rate_per_originator") == 0 || strcmp(key, "limits.rate_burst") == 0) {
+        long v;
+        if (!conf_parse_int(value, 0, 100000000, &v))
+            goto bad;
+        if (strcmp(key, "limits.rate_per_originator") == 0)
+            c->rate_per_originator = (double)v;
+        else
+            c->rate_burst = (double)v;
+        return M2M_OK;
+    }
     INT_KEY("net.threads", srv.threads, 1, 256)
     INT_KEY("limits.max_connections", srv.max_connections, 1, 1000000)
     INT_KEY("limits.idle_timeout_ms", srv.idle_timeout_ms, 100, 86400000)
@@ -173,6 +209,8 @@ m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, 
     STR_KEY("tls.crl", srv.tls.crl_file)
     STR_KEY("tls.priorities", srv.tls.priorities)
     BOOL_KEY("tls.require_client_cert", srv.tls.require_client_cert)
+    BOOL_KEY("tls.psk", tls_psk)
+    STR_KEY("credentials.path", cred_path)
     snprintf(err, errlen, "unknown configuration key '%s'", key);
     return M2M_ERR_CONFIG;
 bad:

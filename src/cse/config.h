@@ -24,6 +24,12 @@ struct cse_config {
     char https_addr[64];
     int https_port;     /* -1 = off */
     bool http_trusted, https_trusted;
+    char coap_addr[64];  /* CoAP over UDP (TS-0008) */
+    int coap_port;       /* -1 = off */
+    char coaps_addr[64]; /* CoAP over DTLS 1.2 */
+    int coaps_port;      /* -1 = off */
+    bool coap_trusted, coaps_trusted;
+    bool coap_response_options; /* oneM2M-RSC/RQI/RVI options in CoAP responses */
     int log_level;
     int64_t default_et_s;      /* expirationTime given to resources that have none */
     int max_json_depth;
@@ -35,6 +41,14 @@ struct cse_config {
     int max_subscriptions_per_resource;
     int group_max_members;
     int writer_batch;          /* max requests per group commit */
+    char audit_path[512];      /* audit log; "" = DATA_DIR/audit.log, "off" = none */
+    size_t audit_max_bytes;    /* rotation size */
+    int audit_keep;            /* rotated files kept */
+    char location_file[512];   /* originator location table for aclr ("" = none) */
+    double rate_per_originator;/* requests/s per originator, 0 = unlimited */
+    double rate_burst;         /* bucket size */
+    bool tls_psk;              /* PSK and raw-public-key SAEF from the credential database */
+    char cred_path[512];       /* credential database; "" = DATA_DIR/credentials.db */
     struct srv_cfg srv;
 };
 

@@ -1,0 +1,704 @@
+/* coap_server.c: the libcoap thread serving CoAP and CoAPS (TS-0008 over UDP and DTLS 1.2):
+ * context and endpoint set-up, PSK and certificate credentials, the request handler, and the
+ * hand-back of answers from other threads as separate responses. */
+#include "bind/coap/coap_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+#include <gnutls/x509.h>
+
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/timeutil.h"
+#include "bind/coap/coap_map.h"
+
+/* The security association of one DTLS session, kept as the libcoap session's app data from the
+ * handshake callback until COAP_EVENT_SERVER_SESSION_DEL. */
+struct coap_sess_info {
+    struct coap_server *srv;
+    struct coap_sess_info *prev, *next; /* every live one, so none outlives the server */
+    enum m2m_sec_kind kind;
+    struct cred_binding b;
+    uint8_t key[CRED_PSK_MAX]; /* handed to libcoap during the handshake, wiped on free */
+    coap_bin_const_t keybin;
+};
+
+/* One request handed to the handler. Created and freed on the libcoap thread; reply_cb (any
+ * thread) only fills resp and moves the state on under the server lock. */
+enum xstate { X_SUBMIT, X_ANSWERED, X_DEFERRED };
+
+struct coap_xchg {
+    struct coap_server *srv;
+    coap_session_t *session; /* referenced while the exchange lives */
+    uint8_t token[8];
+    size_t token_len;
+    struct m2m_request req;
+    struct m2m_response resp;
+    struct coap_req_meta meta;
+    enum xstate state;
+    bool orphan; /* no async could be registered: the answer is dropped */
+    bool ready;  /* the answer is attached to the async and triggered */
+    struct coap_xchg *next_ready;
+    struct coap_xchg *prev, *next; /* live list (libcoap thread) */
+};
+
+struct coap_server {
+    struct coap_server_cfg cfg;
+    m2m_handler_fn fn;
+    void *hctx;
+    coap_context_t *ctx;
+    int port, sport;
+    int evfd;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inflight;                         /* submitted, not yet answered (mu) */
+    struct coap_xchg *ready, *ready_tail; /* answered after submit returned (mu) */
+    struct coap_xchg *live;               /* every exchange (libcoap thread) */
+    struct coap_sess_info *infos;         /* every session association (libcoap thread) */
+};
+
+static pthread_once_t coap_once = PTHREAD_ONCE_INIT;
+
+static void coap_log_to_m2m(coap_log_t level, const char *message)
+{
+    size_t n = strlen(message);
+    while (n > 0 && message[n - 1] == '\n')
+        n--;
+    m2m_log(level <= LOG_ERR ? M2M_LOG_WARN : M2M_LOG_DEBUG, "coap: %.*s", (int)n, message);
+}
+
+static void coap_init_once(void)
+{
+    coap_startup();
+    coap_set_log_handler(coap_log_to_m2m);
+    coap_set_log_level(m2m_log_get_level() <= M2M_LOG_DEBUG ? LOG_INFO : LOG_ERR);
+    coap_dtls_set_log_level(LOG_ERR);
+}
+
+void coap_server_cfg_default(struct coap_server_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->addr, sizeof c->addr, "127.0.0.1");
+    c->port = 5683;
+    snprintf(c->saddr, sizeof c->saddr, "127.0.0.1");
+    c->sport = 5684;
+    c->max_body = 1024 * 1024;
+    c->max_idle_sessions = 1024;
+    c->session_timeout_s = 300;
+    c->max_handshakes = 256;
+    c->response_options = true;
+}
+
+static struct coap_server *server_of(coap_session_t *ses)
+{
+    return coap_get_app_data(coap_session_get_context(ses));
+}
+
+/* ---- exchanges ------------------------------------------------------------------------ */
+
+static struct coap_xchg *xchg_new(struct coap_server *s, coap_session_t *ses, const coap_pdu_t *rq)
+{
+    struct coap_xchg *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    coap_bin_const_t tok = coap_pdu_get_token(rq);
+    x->srv = s;
+    x->token_len = tok.length <= sizeof x->token ? tok.length : sizeof x->token;
+    memcpy(x->token, tok.s, x->token_len);
+    x->session = coap_session_reference(ses);
+    m2m_request_init(&x->req);
+    m2m_response_init(&x->resp);
+    x->next = s->live;
+    if (s->live)
+        s->live->prev = x;
+    s->live = x;
+    return x;
+}
+
+static void xchg_free(struct coap_xchg *x)
+{
+    if (x == NULL)
+        return;
+    struct coap_server *s = x->srv;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        s->live = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    m2m_request_clear(&x->req);
+    m2m_response_clear(&x->resp);
+    coap_session_release(x->session);
+    free(x);
+}
+
+/* The answer channel (struct m2m_reply): any thread, exactly once per exchange. */
+static void reply_cb(void *ctx, struct m2m_response *resp)
+{
+    struct coap_xchg *x = ctx;
+    struct coap_server *s = x->srv;
+    bool wake = false;
+    x->resp = *resp; /* takes over the owned fields; the caller may clear its copy */
+    m2m_response_init(resp);
+    pthread_mutex_lock(&s->mu);
+    s->inflight--;
+    if (x->state == X_SUBMIT) {
+        x->state = X_ANSWERED; /* the handler answers it piggybacked when submit returns */
+    } else {
+        x->next_ready = NULL;
+        if (s->ready_tail)
+            s->ready_tail->next_ready = x;
+        else
+            s->ready = x;
+        s->ready_tail = x;
+        wake = true;
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (wake) {
+        uint64_t one = 1;
+        if (write(s->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+            log_warn("coap: eventfd write: %s", strerror(errno));
+    }
+}
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+static void release_body(coap_session_t *ses, void *p)
+{
+    free(p);
+}
+
+/* Writes resp into the CoAP response pdu: code, oneM2M options and (blockwise, Block2 when
+ * larger than a block) the payload, whose ownership moves to libcoap. */
+static void write_response(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
+                           const coap_string_t *query, coap_pdu_t *pdu, struct m2m_response *r,
+                           const struct coap_req_meta *meta)
+{
+    bool opts = server_of(ses)->cfg.response_options;
+    if (coap_map_response(r, meta->op, opts, pdu) != M2M_OK) {
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    if (!coap_map_response_has_body(r, meta->op))
+        return;
+    char *body = r->body;
+    size_t len = r->body_len;
+    r->body = NULL;
+    r->body_len = 0;
+    /* TS-0008 6.4: Max-Age 0, so that no CoAP cache answers for the CSE */
+    if (!coap_add_data_large_response(res, ses, rq, pdu, query, meta->resp_cf, 0, 0, len,
+                                      (const uint8_t *)body, release_body, body))
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500)); /* libcoap released the body */
+}
+
+/* The RQI option of a request the mapping refused, so that the error still echoes it. */
+static void echo_rqi(const coap_pdu_t *rq, struct m2m_response *r)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(rq, COAP_M2M_RQI, &it);
+    if (o != NULL && coap_opt_length(o) > 0 && coap_opt_length(o) <= 255)
+        r->rqi = strndup((const char *)coap_opt_value(o), coap_opt_length(o));
+}
+
+/* ---- security context ----------------------------------------------------------------- */
+
+/* The request's m2m_secctx comes from the session, never from an option: the peer address, and
+ * for DTLS the identity bound to the PSK or certificate of the association. */
+static void fill_sec(const struct coap_server *s, coap_session_t *ses, struct m2m_secctx *sec)
+{
+    memset(sec, 0, sizeof *sec);
+    const coap_address_t *a = coap_session_get_addr_remote(ses);
+    if (a != NULL && a->size <= sizeof sec->peer) {
+        memcpy(&sec->peer, &a->addr, a->size);
+        sec->peer_len = a->size;
+    }
+    if (coap_session_get_proto(ses) != COAP_PROTO_DTLS) {
+        sec->kind = M2M_SEC_NONE;
+        sec->trusted_listener = s->cfg.trusted;
+        return;
+    }
+    sec->trusted_listener = s->cfg.strusted;
+    const struct coap_sess_info *in = coap_session_get_app_data(ses);
+    if (in == NULL) {
+        sec->kind = M2M_SEC_TLS;
+        return;
+    }
+    sec->kind = in->kind;
+    snprintf(sec->identity, sizeof sec->identity, "%s", in->b.identity);
+    snprintf(sec->cred_id, sizeof sec->cred_id, "%s", in->b.cred_id);
+    sec->n_bound = in->b.n_bound < 0                   ? 0
+                   : in->b.n_bound > M2M_SEC_MAX_BOUND ? M2M_SEC_MAX_BOUND
+                                                       : in->b.n_bound;
+    for (int i = 0; i < sec->n_bound; i++)
+        snprintf(sec->bound[i], sizeof sec->bound[i], "%s", in->b.bound[i]);
+}
+
+static struct coap_sess_info *sess_info_new(struct coap_server *s)
+{
+    struct coap_sess_info *in = calloc(1, sizeof *in);
+    if (in == NULL)
+        return NULL;
+    in->srv = s;
+    in->next = s->infos;
+    if (s->infos)
+        s->infos->prev = in;
+    s->infos = in;
+    return in;
+}
+
+static void sess_info_free(struct coap_sess_info *in)
+{
+    if (in == NULL)
+        return;
+    if (in->prev)
+        in->prev->next = in->next;
+    else
+        in->srv->infos = in->next;
+    if (in->next)
+        in->next->prev = in->prev;
+    m2m_wipe(in, sizeof *in);
+    free(in);
+}
+
+static void sess_info_set(coap_session_t *ses, struct coap_sess_info *in)
+{
+    sess_info_free(coap_session_get_app_data(ses));
+    coap_session_set_app_data(ses, in);
+}
+
+/* TS-0003 8.2.2 / 10.2.2 (Provisioned Symmetric Key SAEF): the client's PSK identity (the KpsaID)
+ * selects the key and the identity the association is bound to. Unknown or revoked identities
+ * fail the handshake (NULL). Runs on the libcoap thread during the handshake. */
+static const coap_bin_const_t *psk_id_cb(coap_bin_const_t *identity, coap_session_t *ses, void *arg)
+{
+    struct coap_server *s = arg;
+    size_t keylen = CRED_PSK_MAX;
+    if (identity == NULL || identity->length == 0 || identity->length >= M2M_ID_MAX ||
+        memchr(identity->s, 0, identity->length) != NULL)
+        return NULL;
+    struct coap_sess_info *in = sess_info_new(s);
+    if (in == NULL)
+        return NULL;
+    m2m_rc rc = s->cfg.psk_lookup(s->cfg.psk_ctx, (const char *)identity->s, identity->length,
+                                  in->key, &keylen, &in->b);
+    if (rc != M2M_OK || keylen == 0 || keylen > CRED_PSK_MAX) {
+        log_info("coaps: PSK identity refused (%s)", m2m_rc_str(rc));
+        sess_info_free(in);
+        return NULL;
+    }
+    in->b.identity[sizeof in->b.identity - 1] = 0;
+    in->b.cred_id[sizeof in->b.cred_id - 1] = 0;
+    in->kind = M2M_SEC_TLS_PSK;
+    in->keybin.s = in->key;
+    in->keybin.length = keylen;
+    sess_info_set(ses, in);
+    return &in->keybin;
+}
+
+/* The identity of a client certificate, as the TLS layer reads it: the first SAN URI, else the
+ * first SAN DNS name (TS-0003 8.1.2 certificate flavours); the Credential-ID is the SHA-256
+ * fingerprint ("cert:<hex>"). */
+static m2m_rc cert_identity(const uint8_t *der, size_t len, struct cred_binding *b)
+{
+    m2m_rc rc = M2M_ERR_MALFORMED;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+    uint8_t md[32];
+    size_t mdlen = sizeof md;
+    ENSURE(len <= 65536 && gnutls_x509_crt_init(&crt) >= 0, M2M_ERR_NOMEM);
+    ENSURE(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0, M2M_ERR_MALFORMED);
+    int want[2] = {GNUTLS_SAN_URI, GNUTLS_SAN_DNSNAME};
+    rc = M2M_ERR_NOT_FOUND;
+    for (int w = 0; w < 2 && rc == M2M_ERR_NOT_FOUND; w++)
+        for (unsigned seq = 0; seq < 64; seq++) {
+            char buf[M2M_ID_MAX];
+            size_t size = sizeof buf - 1;
+            unsigned crit = 0;
+            int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, &crit);
+            if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || t == GNUTLS_E_SHORT_MEMORY_BUFFER)
+                break;
+            if (t != want[w] || size == 0 || memchr(buf, 0, size) != NULL)
+                continue;
+            snprintf(b->identity, sizeof b->identity, "%.*s", (int)size, buf);
+            rc = M2M_OK;
+            break;
+        }
+    TRY(rc);
+    ENSURE(gnutls_fingerprint(GNUTLS_DIG_SHA256, &d, md, &mdlen) >= 0 && mdlen == 32, M2M_ERR_TLS);
+    memcpy(b->cred_id, "cert:", 5);
+    for (size_t i = 0; i < mdlen; i++)
+        snprintf(b->cred_id + 5 + 2 * i, 3, "%02x", md[i]);
+out:
+    if (crt)
+        gnutls_x509_crt_deinit(crt);
+    return rc;
+}
+
+/* Certificate SAEF: libcoap/GnuTLS validated the chain against the configured CA; the leaf
+ * (depth 0) gives the identity. A chain that did not validate is refused. */
+static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_t *ses,
+                   unsigned depth, int validated, void *arg)
+{
+    if (!validated)
+        return 0;
+    if (depth != 0)
+        return 1;
+    struct coap_sess_info *in = sess_info_new(arg);
+    if (in == NULL)
+        return 0;
+    if (cert_identity(der, len, &in->b) != M2M_OK) {
+        log_info("coaps: client certificate without a usable identity");
+        sess_info_free(in);
+        return 0;
+    }
+    in->kind = M2M_SEC_TLS_CERT;
+    sess_info_set(ses, in);
+    return 1;
+}
+
+/* The association ends with the session, and also when its handshake failed or the peer closed
+ * (libcoap 4.3.1 does not always report the deletion of a session that never got established). */
+static int event_cb(coap_session_t *ses, const coap_event_t ev)
+{
+    if (ev == COAP_EVENT_SERVER_SESSION_DEL || ev == COAP_EVENT_DTLS_ERROR ||
+        ev == COAP_EVENT_DTLS_CLOSED) {
+        sess_info_free(coap_session_get_app_data(ses));
+        coap_session_set_app_data(ses, NULL);
+    }
+    return 0;
+}
+
+/* ---- the request handler (libcoap thread) --------------------------------------------- */
+
+/* The second call for a deferred request: libcoap replays the request when its async was
+ * triggered; the answer waits in the exchange. libcoap removes the async on return. */
+static void deliver_deferred(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
+                             const coap_string_t *query, coap_pdu_t *pdu, coap_async_t *a)
+{
+    struct coap_xchg *x = coap_async_get_app_data(a);
+    if (x == NULL || !x->ready) {
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(503));
+        return;
+    }
+    coap_async_set_app_data(a, NULL);
+    write_response(res, ses, rq, query, pdu, &x->resp, &x->meta);
+    xchg_free(x);
+}
+
+/* Maps the request; on refusal answers at once. Returns false when answered. */
+static bool prepare(struct coap_server *s, struct coap_xchg *x, coap_resource_t *res,
+                    coap_session_t *ses, const coap_pdu_t *rq, const coap_string_t *query,
+                    coap_pdu_t *pdu)
+{
+    size_t len = 0, off = 0, total = 0;
+    const uint8_t *data = NULL;
+    char err[256];
+    m2m_rsc rsc = RSC_NONE;
+    if (!coap_get_data_large(rq, &len, &data, &off, &total) || off != 0)
+        len = 0, data = NULL;
+    x->req.t_recv_us = m2m_now_us();
+    fill_sec(s, ses, &x->req.sec);
+    /* a credential revoked after the handshake no longer speaks for anyone (TS-0003 8.2) */
+    if (x->req.sec.cred_id[0] && s->cfg.is_revoked &&
+        s->cfg.is_revoked(s->cfg.psk_ctx, x->req.sec.cred_id)) {
+        m2m_response_error(&x->resp, RSC_SECURITY_ASSOCIATION_REQUIRED, "credential revoked");
+    } else if (coap_map_request(rq, data, len, s->cfg.max_body, &x->req, &x->meta, &rsc, err,
+                                sizeof err) != M2M_OK) {
+        m2m_response_error(&x->resp, rsc ? rsc : RSC_INTERNAL_SERVER_ERROR, "%s", err);
+    } else {
+        return true;
+    }
+    echo_rqi(rq, &x->resp);
+    write_response(res, ses, rq, query, pdu, &x->resp, &x->meta);
+    return false;
+}
+
+static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
+                       const coap_string_t *query, coap_pdu_t *pdu)
+{
+    struct coap_server *s = server_of(ses);
+    coap_async_t *a = coap_find_async(ses, coap_pdu_get_token(rq));
+    if (a != NULL) {
+        deliver_deferred(res, ses, rq, query, pdu, a);
+        return;
+    }
+    struct coap_xchg *x = xchg_new(s, ses, rq);
+    if (x == NULL) {
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    if (!prepare(s, x, res, ses, rq, query, pdu)) {
+        xchg_free(x);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->inflight++;
+    x->state = X_SUBMIT;
+    pthread_mutex_unlock(&s->mu);
+    s->fn(s->hctx, &x->req, (struct m2m_reply){reply_cb, x});
+    pthread_mutex_lock(&s->mu);
+    if (x->state == X_ANSWERED) {
+        pthread_mutex_unlock(&s->mu);
+        write_response(res, ses, rq, query, pdu, &x->resp, &x->meta); /* piggybacked */
+        xchg_free(x);
+        return;
+    }
+    /* RFC 7252 5.2.2: not answered yet (a write waiting for its commit): no response code now,
+     * so libcoap sends an empty ACK; the answer follows as a separate response. */
+    a = coap_register_async(ses, rq, 0);
+    x->orphan = a == NULL;
+    x->state = X_DEFERRED;
+    pthread_mutex_unlock(&s->mu);
+    if (a == NULL)
+        log_warn("coap: cannot defer a response (token in use?); the answer will be dropped");
+}
+
+/* Answers that arrived after submit returned: attach each to its async and trigger it. */
+static void drain_ready(struct coap_server *s)
+{
+    uint64_t v;
+    if (read(s->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+        log_warn("coap: eventfd read: %s", strerror(errno));
+    pthread_mutex_lock(&s->mu);
+    struct coap_xchg *x = s->ready;
+    s->ready = s->ready_tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (x != NULL) {
+        struct coap_xchg *next = x->next_ready;
+        coap_bin_const_t tok = {x->token_len, x->token};
+        coap_async_t *a = x->orphan ? NULL : coap_find_async(x->session, tok);
+        if (a == NULL) {
+            xchg_free(x); /* the session went away or nothing waits for it */
+        } else {
+            x->ready = true;
+            coap_async_set_app_data(a, x);
+            coap_async_trigger(a);
+        }
+        x = next;
+    }
+}
+
+static void *loop(void *arg)
+{
+    struct coap_server *s = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    while (!atomic_load(&s->stop)) {
+        fd_set rf;
+        FD_ZERO(&rf);
+        FD_SET(s->evfd, &rf);
+        int r = coap_io_process_with_fds(s->ctx, 1000, s->evfd + 1, &rf, NULL, NULL);
+        if (r < 0) {
+            log_warn("coap: io processing failed");
+            continue;
+        }
+        if (FD_ISSET(s->evfd, &rf))
+            drain_ready(s);
+    }
+    return NULL;
+}
+
+/* ---- set-up ----------------------------------------------------------------------------- */
+
+/* The port libcoap bound (port 0 = ephemeral): coap_endpoint_str() prints the bound address as
+ * "ADDR:PORT ..." (4.3.1 has no getter). */
+static int endpoint_port(const coap_endpoint_t *ep)
+{
+    const char *str = coap_endpoint_str(ep);
+    const char *sp = str ? strchr(str, ' ') : NULL;
+    size_t n = sp ? (size_t)(sp - str) : (str ? strlen(str) : 0);
+    int port = 0;
+    size_t i = n;
+    while (i > 0 && str[i - 1] >= '0' && str[i - 1] <= '9')
+        i--;
+    if (i == 0 || i == n || str[i - 1] != ':')
+        return -1;
+    for (; i < n && port < 70000; i++)
+        port = port * 10 + (str[i] - '0');
+    return port <= 65535 ? port : -1;
+}
+
+static m2m_rc add_endpoint(struct coap_server *s, const char *addr, int port, coap_proto_t proto,
+                           int *bound)
+{
+    coap_address_t a;
+    coap_address_init(&a);
+    struct sockaddr_in *v4 = &a.addr.sin;
+    struct sockaddr_in6 *v6 = &a.addr.sin6;
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        a.size = sizeof *v4;
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        a.size = sizeof *v6;
+    } else {
+        log_error("coap: listen address '%s' is not numeric", addr);
+        return M2M_ERR_CONFIG;
+    }
+    coap_endpoint_t *ep = coap_new_endpoint(s->ctx, &a, proto);
+    if (ep == NULL) {
+        log_error("coap: cannot bind %s %s:%d", proto == COAP_PROTO_DTLS ? "coaps" : "coap", addr,
+                  port);
+        return M2M_ERR_IO;
+    }
+    *bound = endpoint_port(ep);
+    return *bound < 0 ? M2M_ERR_IO : M2M_OK;
+}
+
+/* DTLS credentials: PSK (identity looked up per handshake) and the certificate of the dev PKI.
+ * libcoap 4.3.1's GnuTLS priority string includes PSK with AES-128-CCM-8, so the mandatory
+ * TLS_PSK_WITH_AES_128_CCM_8 of TS-0003 10.2.2 is offered next to the ECDHE-PSK suites. */
+static m2m_rc setup_dtls(struct coap_server *s)
+{
+    const struct coap_server_cfg *c = &s->cfg;
+    if (!coap_dtls_is_supported()) {
+        log_error("coaps: libcoap was built without DTLS");
+        return M2M_ERR_CONFIG;
+    }
+    if (c->psk_lookup == NULL && c->cert_file[0] == 0) {
+        log_error("coaps: neither a PSK store nor a certificate is configured");
+        return M2M_ERR_CONFIG;
+    }
+    if (c->psk_lookup != NULL) {
+        coap_dtls_spsk_t sp;
+        memset(&sp, 0, sizeof sp);
+        sp.version = COAP_DTLS_SPSK_SETUP_VERSION;
+        sp.validate_id_call_back = psk_id_cb;
+        sp.id_call_back_arg = s;
+        if (!coap_context_set_psk2(s->ctx, &sp))
+            return M2M_ERR_CONFIG;
+    }
+    if (c->cert_file[0] != 0) {
+        coap_dtls_pki_t pk;
+        memset(&pk, 0, sizeof pk);
+        pk.version = COAP_DTLS_PKI_SETUP_VERSION;
+        pk.verify_peer_cert = 1;
+        pk.check_common_ca = c->ca_file[0] != 0;
+        pk.cert_chain_validation = 1;
+        pk.cert_chain_verify_depth = 3;
+        pk.validate_cn_call_back = cert_cb;
+        pk.cn_call_back_arg = s;
+        pk.pki_key.key_type = COAP_PKI_KEY_PEM;
+        pk.pki_key.key.pem.public_cert = c->cert_file;
+        pk.pki_key.key.pem.private_key = c->key_file;
+        pk.pki_key.key.pem.ca_file = c->ca_file[0] ? c->ca_file : NULL;
+        if (!coap_context_set_pki(s->ctx, &pk)) {
+            log_error("coaps: cannot load %s / %s", c->cert_file, c->key_file);
+            return M2M_ERR_CONFIG;
+        }
+    }
+    return M2M_OK;
+}
+
+static m2m_rc setup_context(struct coap_server *s)
+{
+    m2m_rc rc = M2M_OK;
+    ENSURE((s->ctx = coap_new_context(NULL)) != NULL, M2M_ERR_NOMEM);
+    coap_set_app_data(s->ctx, s);
+    coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_context_set_max_idle_sessions(s->ctx, (unsigned)s->cfg.max_idle_sessions);
+    coap_context_set_session_timeout(s->ctx, (unsigned)s->cfg.session_timeout_s);
+    coap_context_set_max_handshake_sessions(s->ctx, (unsigned)s->cfg.max_handshakes);
+    coap_register_event_handler(s->ctx, event_cb);
+    /* the oneM2M options are critical: unregistered, libcoap would answer 4.02 itself */
+    for (size_t i = 0; i < coap_m2m_n_options; i++)
+        coap_register_option(s->ctx, coap_m2m_options[i]);
+    /* one resource for every path: the CSE, not libcoap, resolves To */
+    coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
+    ENSURE_NONNULL(r);
+    static const coap_request_t methods[] = {
+        COAP_REQUEST_GET,   COAP_REQUEST_POST,  COAP_REQUEST_PUT,   COAP_REQUEST_DELETE,
+        COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH};
+    for (size_t i = 0; i < M2M_ARRAY_LEN(methods); i++)
+        coap_register_request_handler(r, methods[i], on_request);
+    coap_add_resource(s->ctx, r);
+    if (s->cfg.sport >= 0)
+        TRY(setup_dtls(s));
+    if (s->cfg.port >= 0)
+        TRY(add_endpoint(s, s->cfg.addr, s->cfg.port, COAP_PROTO_UDP, &s->port));
+    if (s->cfg.sport >= 0)
+        TRY(add_endpoint(s, s->cfg.saddr, s->cfg.sport, COAP_PROTO_DTLS, &s->sport));
+out:
+    return rc;
+}
+
+m2m_rc coap_server_start(const struct coap_server_cfg *cfg, m2m_handler_fn fn, void *hctx,
+                         struct coap_server **out)
+{
+    m2m_rc rc = M2M_OK;
+    struct coap_server *s = NULL;
+    *out = NULL;
+    ENSURE(cfg->port >= 0 || cfg->sport >= 0, M2M_ERR_CONFIG);
+    pthread_once(&coap_once, coap_init_once);
+    ENSURE_NONNULL(s = calloc(1, sizeof *s));
+    s->cfg = *cfg;
+    s->fn = fn;
+    s->hctx = hctx;
+    s->port = s->sport = -1;
+    s->evfd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    ENSURE((s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0, M2M_ERR_IO);
+    TRY(setup_context(s));
+    ENSURE(pthread_create(&s->thread, NULL, loop, s) == 0, M2M_ERR_IO);
+    s->thread_started = true;
+    *out = s;
+    return M2M_OK;
+out:
+    coap_server_stop(s);
+    return rc;
+}
+
+int coap_server_port(const struct coap_server *s, bool secure)
+{
+    if (s == NULL)
+        return -1;
+    return secure ? s->sport : s->port;
+}
+
+void coap_server_stop(struct coap_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->thread_started) {
+        uint64_t one = 1;
+        atomic_store(&s->stop, true);
+        if (write(s->evfd, &one, sizeof one) < 0)
+            log_warn("coap: eventfd write: %s", strerror(errno));
+        pthread_join(s->thread, NULL);
+    }
+    /* every request handed to the handler must have been answered before its memory goes */
+    pthread_mutex_lock(&s->mu);
+    while (s->inflight > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    while (s->live != NULL)
+        xchg_free(s->live);
+    if (s->ctx)
+        coap_free_context(s->ctx);
+    while (s->infos != NULL)
+        sess_info_free(s->infos);
+    if (s->evfd >= 0)
+        close(s->evfd);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
