@@ -8,9 +8,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/commands.h"
 #include "base/log.h"
+#include "bind/coap/coap_server.h"
+#ifdef M2M_HAVE_CLIENT
+#include "app/acp_cmd.h"
+#include "app/client_cmd.h"
+#endif
 #include "cse/config.h"
 #include "cse/cse.h"
+#include "keys/credstore.h"
 #include "net/server.h"
 #include "tls/pki.h"
 
@@ -24,6 +31,9 @@ static void usage(FILE *f)
             "commands:\n"
             "  cse        run the Common Services Entity in the foreground\n"
             "  pki issue  issue a client certificate from the development CA\n"
+            "  cred       credentials: add-psk, add-rpk, add-node, list, revoke (cred --help)\n"
+            "  client     device client: register an AE, CRUD, subscribe (client --help)\n"
+            "  acp explain  why an originator is granted or denied an operation (acp --help)\n"
             "  version    print the version\n"
             "\n"
             "m2msec cse options (flags override the config file; docs/CONFIG.md lists all keys):\n"
@@ -31,6 +41,8 @@ static void usage(FILE *f)
             "  --data-dir DIR           database and dev PKI directory (default ./var)\n"
             "  --http ADDR:PORT|off     HTTP listener (default 127.0.0.1:8080)\n"
             "  --https ADDR:PORT|off    HTTPS listener (default 127.0.0.1:8443)\n"
+            "  --coap ADDR:PORT|off     CoAP listener, UDP (default 127.0.0.1:5683)\n"
+            "  --coaps ADDR:PORT|off    CoAP over DTLS listener (default 127.0.0.1:5684)\n"
             "  --cse-id ID              SP-relative CSE-ID (default /id-in)\n"
             "  --cse-name NAME          CSEBase resourceName (default cse-in)\n"
             "  --sp-id FQDN             M2M-SP-ID (default m2msec.example.com)\n"
@@ -44,7 +56,8 @@ static void usage(FILE *f)
             "  --set KEY=VALUE          any configuration key\n"
             "\n"
             "m2msec pki issue --data-dir DIR --uri URI [--cn CN] [--days N] --out-cert F "
-            "--out-key F\n");
+            "--out-key F\n"
+            "                 [--flavour cse|ae|node|device]  (SAN URI //sp/csi, //sp/csi/C.., urn:..)\n");
 }
 
 static int set_or_die(struct cse_config *c, const char *k, const char *v)
@@ -53,6 +66,58 @@ static int set_or_die(struct cse_config *c, const char *k, const char *v)
     if (cse_config_set(c, k, v, err, sizeof err) != M2M_OK) {
         fprintf(stderr, "m2msec: %s\n", err);
         return -1;
+    }
+    return 0;
+}
+
+/* The CoAP binding reads PSKs from the credential database through these adapters. */
+static m2m_rc coap_psk_lookup(void *cs, const char *id, size_t idlen, uint8_t *key,
+                              size_t *keylen, struct cred_binding *b)
+{
+    return credstore_psk_lookup(cs, id, idlen, key, keylen, b);
+}
+
+static bool coap_revoked(void *cs, const char *cred_id) { return credstore_is_revoked(cs, cred_id); }
+
+/* Starts the CoAP/CoAPS listeners (TS-0008) on the same pipeline as HTTP. When HTTPS is off the
+ * credential database is opened here for CoAPS (*creds, closed by the caller). */
+static int start_coap(const struct cse_config *cfg, struct cse *cse, struct credstore **creds,
+                      struct coap_server **out)
+{
+    struct coap_server_cfg cc;
+    coap_server_cfg_default(&cc);
+    if (cfg->coap_port < 0 && cfg->coaps_port < 0)
+        return 0;
+    snprintf(cc.addr, sizeof cc.addr, "%s", cfg->coap_addr);
+    snprintf(cc.saddr, sizeof cc.saddr, "%s", cfg->coaps_addr);
+    cc.port = cfg->coap_port;
+    cc.sport = cfg->coaps_port;
+    cc.trusted = cfg->coap_trusted;
+    cc.strusted = cfg->coaps_trusted;
+    cc.max_body = cfg->srv.http.max_body;
+    cc.response_options = cfg->coap_response_options;
+    snprintf(cc.cert_file, sizeof cc.cert_file, "%s", cfg->srv.tls.cert_file);
+    snprintf(cc.key_file, sizeof cc.key_file, "%s", cfg->srv.tls.key_file);
+    snprintf(cc.ca_file, sizeof cc.ca_file, "%s", cfg->srv.tls.ca_file);
+    if (cfg->coaps_port >= 0 && cfg->tls_psk && *creds == NULL) {
+        char path[600];
+        if (cfg->cred_path[0])
+            snprintf(path, sizeof path, "%s", cfg->cred_path);
+        else
+            snprintf(path, sizeof path, "%s/credentials.db", cfg->data_dir);
+        if (credstore_open(path, creds) != M2M_OK) {
+            fprintf(stderr, "m2msec: cannot open the credential database %s\n", path);
+            return 1;
+        }
+    }
+    if (*creds != NULL) {
+        cc.psk_lookup = coap_psk_lookup;
+        cc.is_revoked = coap_revoked;
+        cc.psk_ctx = *creds;
+    }
+    if (coap_server_start(&cc, cse_submit, cse, out) != M2M_OK) {
+        fprintf(stderr, "m2msec: cannot start the CoAP listeners (see the log above)\n");
+        return 1;
     }
     return 0;
 }
@@ -75,6 +140,8 @@ static int cmd_cse(int argc, char **argv)
         {"idle-timeout-ms", required_argument, NULL, 11},
         {"read-timeout-ms", required_argument, NULL, 12},
         {"set", required_argument, NULL, 13},
+        {"coap", required_argument, NULL, 14},
+        {"coaps", required_argument, NULL, 15},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -121,6 +188,11 @@ static int cmd_cse(int argc, char **argv)
                     return 2;
                 break;
             }
+            if (o == 14 || o == 15) {
+                if (set_or_die(&cfg, o == 14 ? "coap.listen" : "coaps.listen", optarg))
+                    return 2;
+                break;
+            }
             usage(stderr);
             return 2;
         }
@@ -138,7 +210,7 @@ static int cmd_cse(int argc, char **argv)
         fprintf(stderr, "m2msec: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;
     }
-    if (cfg.https_port >= 0 && cfg.srv.tls.cert_file[0] == 0) {
+    if ((cfg.https_port >= 0 || cfg.coaps_port >= 0) && cfg.srv.tls.cert_file[0] == 0) {
         char dir[600], ca[512], cert[512], key[512];
         snprintf(dir, sizeof dir, "%s/pki", cfg.data_dir);
         if (pki_ensure_dev(dir, NULL, ca, cert, key, sizeof ca) != M2M_OK) {
@@ -164,10 +236,23 @@ static int cmd_cse(int argc, char **argv)
         fprintf(stderr, "m2msec: cannot open the CSE (see the log above)\n");
         return 1;
     }
+    struct credstore *creds = NULL;
+    if (cred_open_for_cse(&cfg, &creds)) {
+        cse_close(cse);
+        return 1;
+    }
     struct srv *srv = NULL;
     if (srv_start(&cfg.srv, cse_handle, cse, &srv) != M2M_OK) {
         fprintf(stderr, "m2msec: cannot start the listeners (see the log above)\n");
         cse_close(cse);
+        credstore_close(creds);
+        return 1;
+    }
+    struct coap_server *coap = NULL;
+    if (start_coap(&cfg, cse, &creds, &coap)) {
+        srv_stop(srv);
+        cse_close(cse);
+        credstore_close(creds);
         return 1;
     }
     printf("READY");
@@ -175,6 +260,10 @@ static int cmd_cse(int argc, char **argv)
         const struct srv_listener_cfg *l = &cfg.srv.listeners[i];
         printf(" %s=%s:%d", l->tls ? "https" : "http", l->addr, srv_bound_port(srv, i));
     }
+    if (cfg.coap_port >= 0)
+        printf(" coap=%s:%d", cfg.coap_addr, coap_server_port(coap, false));
+    if (cfg.coaps_port >= 0)
+        printf(" coaps=%s:%d", cfg.coaps_addr, coap_server_port(coap, true));
     printf("\n");
     fflush(stdout);
     log_info("CSE %s (%s) of SP %s ready; admin originator %s", cfg.cse_id, cfg.cse_name,
@@ -183,6 +272,8 @@ static int cmd_cse(int argc, char **argv)
     sigwait(&set, &sig);
     log_info("signal %d: stopping", sig);
     srv_stop(srv);
+    coap_server_stop(coap); /* before the CSE and the credentials it uses */
+    credstore_close(creds);
     cse_close(cse);
     return 0;
 }
@@ -197,10 +288,11 @@ static int cmd_pki(int argc, char **argv)
         {"data-dir", required_argument, NULL, 'd'}, {"uri", required_argument, NULL, 'u'},
         {"cn", required_argument, NULL, 'n'},       {"days", required_argument, NULL, 'y'},
         {"out-cert", required_argument, NULL, 'c'}, {"out-key", required_argument, NULL, 'k'},
-        {NULL, 0, NULL, 0},
+        {"flavour", required_argument, NULL, 'f'},  {NULL, 0, NULL, 0},
     };
     const char *dd = "./var", *uri = NULL, *cn = NULL, *oc = NULL, *ok = NULL;
     int days = 365;
+    enum pki_flavour flavour = PKI_FLAVOUR_ANY;
     int o;
     optind = 2;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -211,11 +303,21 @@ static int cmd_pki(int argc, char **argv)
         case 'y': days = atoi(optarg); break;
         case 'c': oc = optarg; break;
         case 'k': ok = optarg; break;
+        case 'f':
+            if (pki_flavour_parse(optarg, &flavour) != M2M_OK) {
+                fprintf(stderr, "m2msec: --flavour is cse, ae, node, device or any\n");
+                return 2;
+            }
+            break;
         default: usage(stderr); return 2;
         }
     }
     if ((uri == NULL && cn == NULL) || oc == NULL || ok == NULL || days <= 0) {
         usage(stderr);
+        return 2;
+    }
+    if (pki_flavour_check(flavour, uri) != M2M_OK) {
+        fprintf(stderr, "m2msec: --uri does not fit the flavour (see pki.h; no wildcards)\n");
         return 2;
     }
     char dir[600], ca[700], cert[700], key[700];
@@ -243,6 +345,14 @@ int main(int argc, char **argv)
         return cmd_cse(argc - 1, argv + 1);
     if (strcmp(argv[1], "pki") == 0)
         return cmd_pki(argc - 1, argv + 1);
+    if (strcmp(argv[1], "cred") == 0)
+        return cmd_cred(argc - 1, argv + 1);
+#ifdef M2M_HAVE_CLIENT
+    if (strcmp(argv[1], "client") == 0)
+        return cmd_client(argc - 1, argv + 1);
+    if (strcmp(argv[1], "acp") == 0)
+        return cmd_acp(argc - 1, argv + 1);
+#endif
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("m2msec %s\n", M2MSEC_VERSION);
         return 0;

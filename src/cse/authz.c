@@ -2,11 +2,15 @@
  * pure decision engine (src/acp). The system ACP (SYSTEM_ACP_RI) is added to every set so that the
  * admin's rights are policy data, visible and restrictable, never a bypass. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
+#include "cse/audit.h"
 #include "cse/cse_internal.h"
+#include "cse/location.h"
 
 #define MAX_POLICIES 40
 
@@ -61,6 +65,10 @@ static void fill_request(struct rq *q, uint32_t op_bit, int create_ty, struct re
     a->authenticated = q->authn;
     a->time = q->t;
     fill_ip(&q->req->sec, a);
+    /* rq_loc (TS-0003 7.1.2, Annex F): from the operator's location table, never from the
+     * device; unknown -> rules with a region do not match. */
+    a->has_location = location_lookup(q->cse->locations, q->orig_abs, &a->lat, &a->lon,
+                                      a->country);
     if (create_attrs) {
         const cJSON *cnd = cJSON_GetObjectItemCaseSensitive(create_attrs, "cnd");
         a->create_spty_cnd = cJSON_IsString(cnd) ? cnd->valuestring : NULL;
@@ -213,6 +221,86 @@ static size_t find_groups(struct rq *q, const struct pset *ps, bool self, const 
     return n;
 }
 
+/* ---- audit and explanations ------------------------------------------------------------------- */
+
+static const char *op_name(uint32_t bit)
+{
+    switch (bit) {
+    case ACP_OP_CREATE: return "CREATE";
+    case ACP_OP_RETRIEVE: return "RETRIEVE";
+    case ACP_OP_UPDATE: return "UPDATE";
+    case ACP_OP_DELETE: return "DELETE";
+    case ACP_OP_NOTIFY: return "NOTIFY";
+    case ACP_OP_DISCOVERY: return "DISCOVERY";
+    }
+    return "?";
+}
+
+static void peer_text(const struct m2m_secctx *s, char *out, size_t n)
+{
+    out[0] = 0;
+    if (s->peer.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, out, (socklen_t)n);
+    else if (s->peer.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, out,
+                  (socklen_t)n);
+}
+
+/* Comma-joined names of the components in an acp_rule_fail mask. */
+static void fail_text(unsigned m, char *out, size_t n)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{ACP_FAIL_ORIGINATOR, "originator"},  {ACP_FAIL_OPERATION, "operation"},
+                 {ACP_FAIL_CONTEXT_TIME, "time"},      {ACP_FAIL_CONTEXT_IP, "ip"},
+                 {ACP_FAIL_CONTEXT_LOCATION, "location"}, {ACP_FAIL_AUTHN, "authentication"},
+                 {ACP_FAIL_OBJECT_DETAILS, "objectDetails"}};
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < M2M_ARRAY_LEN(names); i++)
+        if (m & names[i].bit) {
+            int w = snprintf(out + len, n - len, "%s%s", len ? "," : "", names[i].name);
+            if (w < 0 || (size_t)w >= n - len)
+                break;
+            len += (size_t)w;
+        }
+}
+
+static void audit_deny(struct rq *q, const struct acp_request *a, const struct pset *ps,
+                       const char *what)
+{
+    if (q->cse->audit == NULL)
+        return;
+    /* the reason: every component that failed in some rule (details: the explain request) */
+    unsigned all = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        for (size_t k = 0; ps->p[i].rules && k < acp_ruleset_count(ps->p[i].rules); k++)
+            all |= acp_rule_explain(a, ps->p[i].rules, k);
+    char reason[160], peer[64];
+    fail_text(all, reason, sizeof reason);
+    if (ps->n == 0 || all == 0)
+        snprintf(reason, sizeof reason, "%s", ps->owner_of ? "not-creator" : "no-rules");
+    peer_text(&q->req->sec, peer, sizeof peer);
+    struct audit_event e = {q->now_us, "decision", q->orig_abs, q->authn, op_name(a->op), what,
+                            "deny", NULL, -1, reason, peer, RSC_ORIGINATOR_HAS_NO_PRIVILEGE};
+    audit_write(q->cse->audit, &e);
+}
+
+void audit_change(struct rq *q, const char *event, const struct res *r)
+{
+    if (q->cse->audit == NULL)
+        return;
+    char peer[64];
+    peer_text(&q->req->sec, peer, sizeof peer);
+    const char *op = q->req->op == M2M_OP_CREATE   ? "CREATE"
+                     : q->req->op == M2M_OP_UPDATE ? "UPDATE"
+                                                   : "DELETE";
+    struct audit_event e = {q->now_us, event, q->orig_abs, q->authn, op, r->ri, NULL,
+                            r->ty == TY_ACP ? r->ri : NULL, -1, NULL, peer, q->resp->rsc};
+    audit_write(q->cse->audit, &e);
+}
+
 /* ---- decisions --------------------------------------------------------------------------------- */
 
 static bool is_creator(struct rq *q, const struct res *r)
@@ -246,8 +334,10 @@ static bool decide(struct rq *q, struct acp_request *a, const struct pset *ps, c
                   d.rule_index);
     else if (a->op == ACP_OP_DISCOVERY)
         log_debug("discovery omits %s for %s", what, q->orig_abs); /* A13: silent */
-    else
+    else {
         log_info("deny %s op=%u for %s (%zu policies)", what, a->op, q->orig_abs, ps->n);
+        audit_deny(q, a, ps, what);
+    }
     return d.permit;
 }
 
@@ -279,4 +369,155 @@ bool authz_check_fopt(struct rq *q, struct res *grp, uint32_t op_bit)
     fill_request(q, op_bit, q->req->ty, grp, NULL, &a);
     pset_build(q, grp, AUTHZ_FOPT, &ps);
     return decide(q, &a, &ps, grp->ri);
+}
+
+/* ---- the explain request ----------------------------------------------------------------------- */
+
+static uint32_t parse_op(const char *s, size_t n, int *create_ty, bool *acpi)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } ops[] = {{"create", ACP_OP_CREATE}, {"retrieve", ACP_OP_RETRIEVE},
+               {"update", ACP_OP_UPDATE}, {"delete", ACP_OP_DELETE},
+               {"notify", ACP_OP_NOTIFY}, {"discovery", ACP_OP_DISCOVERY},
+               {"update-acpi", ACP_OP_UPDATE}};
+    *create_ty = 0;
+    *acpi = false;
+    const char *colon = memchr(s, ':', n);
+    size_t base = colon ? (size_t)(colon - s) : n;
+    for (size_t i = 0; i < M2M_ARRAY_LEN(ops); i++) {
+        if (strlen(ops[i].name) != base || memcmp(s, ops[i].name, base) != 0)
+            continue;
+        if (colon != NULL) { /* "create:<ty>" */
+            if (ops[i].bit != ACP_OP_CREATE)
+                return 0;
+            long ty = 0;
+            for (const char *p = colon + 1; p < s + n; p++) {
+                if (*p < '0' || *p > '9' || ty > 100000)
+                    return 0;
+                ty = ty * 10 + (*p - '0');
+            }
+            *create_ty = (int)ty;
+        }
+        *acpi = i == M2M_ARRAY_LEN(ops) - 1;
+        return ops[i].bit;
+    }
+    return 0;
+}
+
+static cJSON *explain_json(struct rq *q2, struct res *target, struct acp_request *a,
+                           const struct pset *ps, const char *opname)
+{
+    const char *groups[MAX_GROUPS];
+    size_t ng = find_groups(q2, ps, false, groups);
+    a->groups = groups;
+    a->n_groups = ng;
+    struct acp_decision d;
+    acp_decide(a, ps->p, ps->n, &d);
+    bool by_default = ps->owner_of != NULL && is_creator(q2, ps->owner_of);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *o = cJSON_AddObjectToObject(root, "m2msec:explain");
+    cJSON_AddStringToObject(o, "target", target->path);
+    cJSON_AddStringToObject(o, "originator", q2->orig_abs);
+    cJSON_AddStringToObject(o, "operation", opname);
+    cJSON *as = cJSON_AddObjectToObject(o, "assumed");
+    cJSON_AddFalseToObject(as, "authenticated");
+    cJSON_AddNullToObject(as, "ip");
+    cJSON_AddStringToObject(as, "time", "now");
+    cJSON_AddStringToObject(o, "decision", (d.permit || by_default) ? "permit" : "deny");
+    cJSON *dp = cJSON_AddObjectToObject(o, "defaultPolicy");
+    cJSON_AddBoolToObject(dp, "applies", ps->owner_of != NULL);
+    if (ps->owner_of) {
+        cJSON_AddStringToObject(dp, "creator",
+                                ps->owner_of->creator ? ps->owner_of->creator : "");
+        cJSON_AddBoolToObject(dp, "grants", by_default);
+    }
+    if (d.permit) {
+        cJSON *by = cJSON_AddObjectToObject(o, "decidedBy");
+        cJSON_AddStringToObject(by, "acp", ps->p[d.policy_index].ri);
+        cJSON_AddNumberToObject(by, "rule", d.rule_index);
+    }
+    cJSON *gl = cJSON_AddArrayToObject(o, "groups");
+    for (size_t i = 0; i < ng; i++)
+        cJSON_AddItemToArray(gl, cJSON_CreateString(groups[i]));
+    cJSON *pl = cJSON_AddArrayToObject(o, "policies");
+    for (size_t i = 0; i < ps->n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "acp", ps->p[i].ri);
+        bool self = ps->acp[i] && ps->p[i].rules == ps->acp[i]->pvs;
+        cJSON_AddStringToObject(p, "set", self ? "pvs" : "pv");
+        cJSON_AddBoolToObject(p, "system", strcmp(ps->p[i].ri, SYSTEM_ACP_RI) == 0);
+        cJSON *rl = cJSON_AddArrayToObject(p, "rules");
+        size_t nr = ps->p[i].rules ? acp_ruleset_count(ps->p[i].rules) : 0;
+        for (size_t k = 0; k < nr; k++) {
+            unsigned m = acp_rule_explain(a, ps->p[i].rules, k);
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "rule", (double)k);
+            cJSON_AddBoolToObject(r, "grants", m == 0);
+            char txt[160];
+            fail_text(m, txt, sizeof txt);
+            cJSON *fl = cJSON_AddArrayToObject(r, "failed");
+            char *save = NULL;
+            for (char *t = strtok_r(txt, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                cJSON_AddItemToArray(fl, cJSON_CreateString(t));
+            cJSON_AddItemToArray(rl, r);
+        }
+        cJSON_AddItemToArray(pl, p);
+    }
+    a->groups = NULL;
+    a->n_groups = 0;
+    return root;
+}
+
+void authz_explain(struct rq *q, struct res *target, const char *spec)
+{
+    /* Admin-only: the requester must be granted RETRIEVE by the system ACP's selfPrivileges,
+     * i.e. be allowed to read the policy that defines administration. */
+    struct res *sys = tree_by_ri(&q->cse->tree, SYSTEM_ACP_RI);
+    if (sys == NULL || !authz_check(q, sys, ACP_OP_RETRIEVE, 0, NULL)) {
+        m2m_response_error(q->resp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                           "explanations are for the administrator");
+        return;
+    }
+    const char *slash = strchr(spec, '/');
+    int create_ty;
+    bool acpi;
+    uint32_t op = slash ? parse_op(spec, (size_t)(slash - spec), &create_ty, &acpi) : 0;
+    if (op == 0 || slash[1] == 0) {
+        m2m_response_error(q->resp, RSC_BAD_REQUEST,
+                           "use <target>/_explain/<create[:ty]|retrieve|update|update-acpi|delete|"
+                           "notify|discovery>/<originator>");
+        return;
+    }
+    /* the originator: "~/x" for SP-relative "/x", "_/x" for absolute "//x" (as in HTTP paths) */
+    char orig[M2M_ID_MAX];
+    const char *o = slash + 1;
+    int n = o[0] == '~' && o[1] == '/'   ? snprintf(orig, sizeof orig, "/%s", o + 2)
+            : o[0] == '_' && o[1] == '/' ? snprintf(orig, sizeof orig, "//%s", o + 2)
+                                         : snprintf(orig, sizeof orig, "%s", o);
+    struct m2m_request r2 = *q->req; /* shallow: nothing of it is freed here */
+    memset(&r2.sec, 0, sizeof r2.sec);
+    struct rq q2 = *q;
+    q2.req = &r2;
+    q2.authn = false;
+    if (n < 0 || (size_t)n >= sizeof orig ||
+        acp_id_absolute(orig, strlen(orig), &q->cse->host, q2.orig_abs, sizeof q2.orig_abs) !=
+            M2M_OK) {
+        m2m_response_error(q->resp, RSC_BAD_REQUEST, "invalid originator");
+        return;
+    }
+    q2.orig_kind = strchr(strchr(q2.orig_abs + 2, '/') ? strchr(q2.orig_abs + 2, '/') + 1 : "",
+                          '/')
+                       ? ACP_ORIG_AE
+                       : (q2.orig_abs[strcspn(q2.orig_abs + 2, "/") + 3] == 'S' ? ACP_ORIG_AE
+                                                                               : ACP_ORIG_CSE);
+    struct pset ps;
+    struct acp_request a;
+    fill_request(&q2, op, create_ty, target, NULL, &a);
+    pset_build(&q2, target, acpi ? AUTHZ_ACPI_UPDATE : AUTHZ_NORMAL, &ps);
+    char opname[32];
+    snprintf(opname, sizeof opname, "%.*s", (int)(slash - spec), spec);
+    q->resp->rsc = RSC_OK;
+    (void)res_set_rsp_body(q, explain_json(&q2, target, &a, &ps, opname));
 }

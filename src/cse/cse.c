@@ -3,6 +3,7 @@
  * commit: an acknowledged write survives kill -9). */
 #include "cse/cse.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "cse/audit.h"
 #include "cse/cse_internal.h"
+#include "cse/location.h"
+#include "cse/ratelimit.h"
 #include "enc/json.h"
 
 struct job {
@@ -288,9 +292,42 @@ static void process_read(struct cse *c, struct m2m_request *req, struct m2m_resp
     fill_echo(req, resp);
 }
 
+/* limits.rate_per_originator: checked before any work, keyed by the From as sent (requests
+ * without From, i.e. registrations, by the peer address). */
+static bool rate_ok(struct cse *c, const struct m2m_request *req)
+{
+    if (c->rate == NULL)
+        return true;
+    char key[M2M_ID_MAX + 8];
+    if (req->fr && req->fr[0])
+        snprintf(key, sizeof key, "fr:%.255s", req->fr);
+    else if (req->sec.peer.ss_family == AF_INET)
+        snprintf(key, sizeof key, "ip4:%08x",
+                 ((const struct sockaddr_in *)&req->sec.peer)->sin_addr.s_addr);
+    else if (req->sec.peer.ss_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)&req->sec.peer)->sin6_addr.s6_addr;
+        snprintf(key, sizeof key, "ip6:%02x%02x%02x%02x%02x%02x%02x%02x", a[0], a[1], a[2], a[3],
+                 a[4], a[5], a[6], a[7]); /* per /64 */
+    } else
+        snprintf(key, sizeof key, "peer");
+    return ratelimit_allow(c->rate, key, m2m_mono_ms());
+}
+
 void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply)
 {
     struct cse *c = ctx;
+    if (!rate_ok(c, req)) {
+        struct m2m_response resp;
+        m2m_response_init(&resp);
+        m2m_response_error(&resp, RSC_NOT_ACCEPTABLE,
+                           "request rate limit exceeded for this originator; retry later");
+        fill_echo(req, &resp);
+        log_warn("rate limit: refused %s from %s", req->to ? req->to : "-",
+                 req->fr ? req->fr : "-");
+        reply.fn(reply.ctx, &resp);
+        m2m_response_clear(&resp);
+        return;
+    }
     if (cse_is_mutating(req)) {
         struct job *j = job_new(c, reply, req);
         if (j != NULL) {
@@ -559,6 +596,32 @@ m2m_rc cse_open(const struct cse_config *cfg, struct cse **out)
         BAIL(M2M_ERR_CONFIG);
     }
     log_info("store %s: %zu resources", path, hmap_count(c->tree.by_ri));
+    if (strcmp(cfg->audit_path, "off") != 0) {
+        char ap[700];
+        if (cfg->audit_path[0])
+            snprintf(ap, sizeof ap, "%s", cfg->audit_path);
+        else
+            snprintf(ap, sizeof ap, "%s/audit.log", cfg->data_dir);
+        if (audit_open(ap, cfg->audit_max_bytes, cfg->audit_keep, &c->audit) != M2M_OK) {
+            log_error("cannot open the audit log %s", ap);
+            BAIL(M2M_ERR_IO);
+        }
+    }
+    if (cfg->location_file[0]) {
+        char err[300];
+        if (location_load(cfg->location_file, &c->host, &c->locations, err, sizeof err) !=
+            M2M_OK) {
+            log_error("location table: %s", err);
+            BAIL(M2M_ERR_CONFIG);
+        }
+    }
+    if (cfg->rate_per_originator > 0) {
+        struct ratelimit_cfg rl = {cfg->rate_per_originator,
+                                   cfg->rate_burst > 0 ? cfg->rate_burst
+                                                       : 2 * cfg->rate_per_originator,
+                                   100000};
+        TRY(ratelimit_new(&rl, &c->rate));
+    }
     TRY(notifier_start(c, &c->notifier));
     if (pthread_create(&c->writer, NULL, writer_main, c) != 0)
         BAIL(M2M_ERR_INTERNAL);
@@ -583,6 +646,9 @@ void cse_close(struct cse *c)
     }
     notifier_stop(c->notifier);
     store_close(c->store);
+    audit_close(c->audit);
+    location_free(c->locations);
+    ratelimit_free(c->rate);
     tree_destroy(&c->tree);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->wq_mu);

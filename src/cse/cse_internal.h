@@ -41,6 +41,9 @@ struct cse {
     bool stopping;
     bool writer_started;
     struct notifier *notifier;
+    struct audit_log *audit;          /* NULL when audit.path = off */
+    struct location_table *locations; /* NULL when no location.file */
+    struct ratelimit *rate;           /* NULL when unlimited */
     atomic_uint_fast64_t ri_counter;
 };
 
@@ -73,7 +76,7 @@ struct rq {
 };
 
 /* Target resolution result. */
-enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT };
+enum virt { VIRT_NONE = 0, VIRT_LA, VIRT_OL, VIRT_FOPT, VIRT_EXPLAIN };
 struct target {
     struct res *r;
     enum virt virt;
@@ -95,6 +98,11 @@ bool authz_check(struct rq *q, struct res *target, uint32_t op_bit, int create_t
 bool authz_check_acpi_update(struct rq *q, struct res *target);
 bool authz_check_fopt(struct rq *q, struct res *grp, uint32_t op_bit);
 uint32_t authz_op_bit(const struct m2m_request *req);
+/* Explains, rule by rule, the decision for another originator (the admin request
+ * <target>/_explain/<operation>/<originator>); fills q->resp. */
+void authz_explain(struct rq *q, struct res *target, const char *spec);
+/* Writes an audit event for a change made by q (ACP create/update/delete, acpi update). */
+void audit_change(struct rq *q, const char *event, const struct res *r);
 
 /* handlers.c */
 void h_create(struct rq *q, struct target *t);

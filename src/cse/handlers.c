@@ -91,11 +91,7 @@ m2m_rc res_persist(struct rq *q, struct res *r)
 
 static void set_num(cJSON *o, const char *k, double v)
 {
-    cJSON *n = cJSON_CreateNumber(v);
-    if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, n);
-    else
-        cJSON_AddItemToObject(o, k, n);
+    (void)json_set_item(o, k, cJSON_CreateNumber(v));
 }
 
 /* Parses the request content: exactly one member "m2m:<sn>" of the expected type. */
@@ -275,6 +271,8 @@ static void on_removed(void *ctx, struct res *r)
     m2m_rc rc = store_del(q->cse->store, r->ri);
     if (rc != M2M_OK && rc != M2M_ERR_NOT_FOUND)
         fatal_store("del");
+    if (r->ty == TY_ACP) /* directly, with a subtree, or by expiry */
+        audit_change(q, "acp-delete", r);
     if (r->ty == TY_SUB) {
         /* TS-0004 7.4.8.2.4: tell the subscriber that the subscription is gone. */
         const char *su = res_attr_str(r, "su");
@@ -594,6 +592,8 @@ void h_create(struct rq *q, struct target *t)
         cJSON_Delete(rep);
     }
     respond_created(q, r);
+    if (r->ty == TY_ACP)
+        audit_change(q, "acp-create", r);
     free(ri);
     return;
 fail:
@@ -812,6 +812,10 @@ void h_update(struct rq *q, struct target *t)
     notify_event(q, r, 1, rep);
     cJSON_Delete(rep);
     q->resp->rsc = RSC_UPDATED;
+    if (r->ty == TY_ACP)
+        audit_change(q, "acp-update", r);
+    if (acpi != NULL)
+        audit_change(q, "acpi-update", r);
     int rcn = q->req->rcn < 0 ? RCN_ATTRIBUTES : q->req->rcn;
     if (rcn == RCN_MODIFIED_ATTRIBUTES) {
         cJSON *b = cJSON_CreateObject();
@@ -869,7 +873,7 @@ void h_delete(struct rq *q, struct target *t)
     cJSON *body = rcn == RCN_ATTRIBUTES ? res_wrap(r, false) : NULL;
     if (r->ty == TY_ACP || (r->ty == TY_AE))
         log_info("delete %s (%s) by %s", r->ri, r->path, q->orig_abs);
-    (void)res_delete_subtree(q, r);
     q->resp->rsc = RSC_DELETED;
+    (void)res_delete_subtree(q, r);
     (void)res_set_rsp_body(q, body);
 }

@@ -113,6 +113,26 @@ m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, s
         t->r = c->tree.root;
         return RSC_OK;
     }
+    /* the admin request <target>/_explain/<operation>/<originator> ("_" never starts a
+     * resourceName, so it cannot shadow a resource) */
+    const char *ex = NULL;
+    for (size_t i = 0; i + 10 <= len; i++)
+        if ((i == 0 || rel[i - 1] == '/') && memcmp(rel + i, "_explain/", 9) == 0) {
+            ex = rel + i;
+            break;
+        }
+    if (ex != NULL) {
+        size_t plen = (size_t)(ex - rel);
+        t->r = plen == 0 ? c->tree.root : resolve_rel(c, rel, plen - 1);
+        t->virt = VIRT_EXPLAIN;
+        snprintf(t->rest, sizeof t->rest, "%.*s", (int)(len - plen - 9), ex + 9);
+        if (t->r == NULL || res_expired(t->r, q->now_us)) {
+            snprintf(why, whylen, "resource does not exist");
+            t->r = NULL;
+            return RSC_NOT_FOUND;
+        }
+        return RSC_OK;
+    }
     t->r = resolve_rel(c, rel, len);
     if (t->r == NULL) {
         /* virtual resources: <container>/la, <container>/ol, <group>/fopt[/...] */
@@ -339,6 +359,14 @@ void cse_pipeline(struct rq *q)
     }
     if (t.virt == VIRT_FOPT) {
         grp_fanout(q, &t);
+        return;
+    }
+    if (t.virt == VIRT_EXPLAIN) {
+        if (req->op != M2M_OP_RETRIEVE) {
+            m2m_response_error(q->resp, RSC_OPERATION_NOT_ALLOWED, "_explain is read-only");
+            return;
+        }
+        authz_explain(q, t.r, t.rest);
         return;
     }
     switch (req->op) {

@@ -167,28 +167,25 @@ struct res *tree_child(const struct tree *t, const struct res *parent, const cha
     return tree_by_path(t, buf, (size_t)n);
 }
 
-static m2m_rc set_str(cJSON *o, const char *k, const char *v)
+m2m_rc json_set_item(cJSON *o, const char *k, cJSON *v)
 {
-    cJSON *s = cJSON_CreateString(v);
-    if (s == NULL)
+    if (v == NULL)
         return M2M_ERR_NOMEM;
     if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, s);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
     else
-        cJSON_AddItemToObject(o, k, s);
+        cJSON_AddItemToObject(o, k, v);
     return M2M_OK;
+}
+
+static m2m_rc set_str(cJSON *o, const char *k, const char *v)
+{
+    return json_set_item(o, k, cJSON_CreateString(v));
 }
 
 static m2m_rc set_num(cJSON *o, const char *k, double v)
 {
-    cJSON *s = cJSON_CreateNumber(v);
-    if (s == NULL)
-        return M2M_ERR_NOMEM;
-    if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, s);
-    else
-        cJSON_AddItemToObject(o, k, s);
-    return M2M_OK;
+    return json_set_item(o, k, cJSON_CreateNumber(v));
 }
 
 m2m_rc res_sync_attrs(struct res *r)

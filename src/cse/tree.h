@@ -61,6 +61,9 @@ struct res *tree_child(const struct tree *t, const struct res *parent, const cha
 
 /* Syncs the common attributes (ri, pi, rn, ty, ct, lt, et) into r->attrs from the fields. */
 M2M_WARN_UNUSED m2m_rc res_sync_attrs(struct res *r);
+/* Sets member k of object o to v (taking v), replacing an existing member; M2M_ERR_NOMEM when v
+ * is NULL. */
+m2m_rc json_set_item(cJSON *o, const char *k, cJSON *v);
 /* The attribute as a string, NULL when absent or not a string. */
 const char *res_attr_str(const struct res *r, const char *sn);
 

@@ -140,6 +140,8 @@ class Cse:
         return [BIN, "cse", "--data-dir", self.data_dir,
                 "--http", "%s:0" % HOST if self.http_on else "off",
                 "--https", "%s:0" % HOST if self.https_on else "off",
+                # CoAP on ephemeral ports too, so parallel tests never share 5683/5684
+                "--coap", "%s:0" % HOST, "--coaps", "%s:0" % HOST,
                 "--log-level", self.log_level] + self.extra
 
     def start(self):
@@ -677,3 +679,181 @@ def main():
     BIN = os.path.abspath(args.bin) if args.bin else None
     sys.stdout.reconfigure(line_buffering=True)
     unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+# -- reliability helpers (test_hostile_*.py, tests/soak/) ---------------------------------------
+# Appended functions only: a soak switch, the server's memory from /proc, a well-behaved client
+# that runs beside an attack, and the results table.
+
+def soak_mode():
+    """True when M2M_SOAK=1: hostile tests scale their counts and durations up (make soak)."""
+    return os.environ.get("M2M_SOAK", "") == "1"
+
+
+def scaled(short, full):
+    """short in the make-test form, full under M2M_SOAK=1."""
+    return full if soak_mode() else short
+
+
+def proc_mem_kib(pid):
+    """{"VmRSS": KiB, "VmHWM": KiB} of a live process from /proc/<pid>/status ({} if gone)."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
+
+
+def percentile(values, q):
+    """The q-th percentile (0..100, nearest rank) of values; None when empty."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(q / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def _prober_loop(cse, path, origin, tls, interval, timeout, halt, conn):
+    """Body of the prober process: retrieves path until halt is set, then sends its figures."""
+    st = {"tried": 0, "ok": 0, "errors": [], "lat": []}
+    while not halt.is_set():
+        t0 = time.monotonic()
+        try:
+            r = cse.request("GET", path, origin=origin, tls=tls, timeout=timeout)
+            good = r.rsc == 2000
+            why = None if good else r.describe()[:200]
+        except Exception as e:  # refused, reset, timeout: all count as failures
+            good, why = False, repr(e)[:200]
+        st["lat"].append((time.monotonic() - t0) * 1000.0)
+        st["tried"] += 1
+        if good:
+            st["ok"] += 1
+        elif len(st["errors"]) < 20:
+            st["errors"].append(why)
+        halt.wait(interval)
+    conn.send(st)
+    conn.close()
+
+
+def start_prober(cse, path, origin=ADMIN, tls=False, interval=0.01, timeout=5.0):
+    """Starts a well-behaved client that retrieves path (fresh connection each time) until
+    stop() is called. It runs in a forked process, so the attack's Python threads cannot delay
+    it through the interpreter lock. stop() returns {"tried", "ok", "errors", "p50_ms",
+    "p99_ms", "max_ms", "success_pct", "samples"}, ok counting RSC 2000 answers."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    halt = ctx.Event()
+    rx, tx = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_prober_loop, args=(cse, path, origin, tls, interval, timeout,
+                                                  halt, tx), daemon=True)
+    proc.start()
+    tx.close()
+
+    def stop():
+        halt.set()
+        st = {"tried": 0, "ok": 0, "errors": ["prober process sent nothing"], "lat": []}
+        if rx.poll(timeout + 10):
+            st = rx.recv()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+        lat = st["lat"]
+        return {"tried": st["tried"], "ok": st["ok"], "errors": st["errors"],
+                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+                "max_ms": max(lat) if lat else None, "samples": len(lat),
+                "success_pct": 100.0 * st["ok"] / st["tried"] if st["tried"] else 0.0}
+
+    return stop
+
+
+def run_attack(cse, name, attack, probe_path, probe_origin=ADMIN, probe_tls=False,
+               min_secs=1.5):
+    """Runs attack() (returns the number of hostile requests/connections it tried), again
+    until min_secs have passed, while a well-behaved prober retrieves probe_path; returns one
+    results row with the prober's figures and the server's VmRSS before/after and VmHWM after,
+    in MiB."""
+    pid = cse.proc.pid
+    before = proc_mem_kib(pid)
+    stop = start_prober(cse, probe_path, probe_origin, tls=probe_tls)
+    t0 = time.monotonic()
+    tried = 0
+    try:
+        while True:
+            tried += attack()
+            if time.monotonic() - t0 >= min_secs:
+                break
+    finally:
+        stats = stop()
+    after = proc_mem_kib(pid)
+    mib = lambda kib: (kib or 0) / 1024.0
+    return {"attack": name, "tried": tried, "secs": time.monotonic() - t0,
+            "probe_tried": stats["tried"], "probe_ok": stats["ok"],
+            "success_pct": stats["success_pct"], "p50_ms": stats["p50_ms"],
+            "p99_ms": stats["p99_ms"], "rss_before_mib": mib(before.get("VmRSS")),
+            "rss_after_mib": mib(after.get("VmRSS")), "peak_mib": mib(after.get("VmHWM")),
+            "probe_errors": stats["errors"]}
+
+
+def results_table(rows, title="hostile clients"):
+    """The rows of run_attack as a fixed-width text table (also valid Markdown)."""
+    hdr = ("attack", "tried", "ok %", "p50 ms", "p99 ms", "RSS before", "RSS after", "peak RSS")
+    fmt = "| %-34s | %6s | %6s | %7s | %7s | %10s | %9s | %8s |"
+    lines = ["%s (%s form, MiB)" % (title, "soak" if soak_mode() else "short"), fmt % hdr,
+             "|" + "|".join("-" * (w + 2) for w in (34, 6, 6, 7, 7, 10, 9, 8)) + "|"]
+    num = lambda v, f="%.1f": "-" if v is None else f % v
+    for r in rows:
+        lines.append(fmt % (r["attack"][:34], r["tried"], num(r["success_pct"]),
+                            num(r["p50_ms"]), num(r["p99_ms"]), num(r["rss_before_mib"]),
+                            num(r["rss_after_mib"]), num(r["peak_mib"])))
+    return "\n".join(lines)
+
+
+def mem_limit_mib():
+    """Allowed growth of the server's peak RSS over its baseline during a hostile run:
+    $M2M_MEM_LIMIT_MIB, default 64 (sized for ASan with a bounded quarantine)."""
+    return float(os.environ.get("M2M_MEM_LIMIT_MIB", "64"))
+
+
+def bounded_asan_env():
+    """Caps ASan's quarantine of freed memory in servers started from now on (ASan otherwise
+    keeps up to 256 MiB of freed blocks, which would hide the server's own footprint)."""
+    cur = os.environ.get("ASAN_OPTIONS", "")
+    if "quarantine_size_mb" not in cur:
+        os.environ["ASAN_OPTIONS"] = (cur + ":" if cur else "") + "quarantine_size_mb=16"
+
+
+def hostile_fixture(cse, stem="Chost"):
+    """An AE, a container and one contentInstance for the well-behaved prober; returns
+    (origin, container path, la path)."""
+    origin = "%s%06x" % (stem, random.getrandbits(24))
+    rn = "ae" + origin[1:]
+    r = cse.register_ae(origin, rn)
+    assert r.rsc == 2001, r.describe()
+    cnt = "/%s/%s/probe" % (CSE_RN, rn)
+    r = cse.create("/%s/%s" % (CSE_RN, rn), 3, {"m2m:cnt": {"rn": "probe"}}, origin=origin)
+    assert r.rsc == 2001, r.describe()
+    r = cse.create(cnt, 4, {"m2m:cin": {"con": "probe-value"}}, origin=origin)
+    assert r.rsc == 2001, r.describe()
+    return origin, cnt, cnt + "/la"
+
+
+def check_attack_row(tc, row, baseline_mib, min_ok_pct=95.0, max_p99_ms=3000.0):
+    """unittest assertions on a run_attack row: the well-behaved client kept being served
+    (success rate, p99 latency) and the server's peak RSS stayed within mem_limit_mib() of
+    baseline_mib."""
+    tc.assertGreater(row["probe_tried"], 0, "%s: the prober never ran" % row["attack"])
+    tc.assertGreaterEqual(row["success_pct"], min_ok_pct, "%s: well-behaved success %.1f%% "
+                          "(errors: %s)" % (row["attack"], row["success_pct"],
+                                            row["probe_errors"][:5]))
+    if max_p99_ms is not None and row["p99_ms"] is not None:
+        tc.assertLessEqual(row["p99_ms"], max_p99_ms, "%s: well-behaved p99 %.0f ms"
+                           % (row["attack"], row["p99_ms"]))
+    growth = row["peak_mib"] - baseline_mib
+    tc.assertLessEqual(growth, mem_limit_mib(), "%s: peak RSS %.1f MiB is %.1f MiB over the "
+                       "baseline %.1f MiB" % (row["attack"], row["peak_mib"], growth,
+                                              baseline_mib))
