@@ -251,6 +251,69 @@ bool sa_binds(struct cse *c, const struct m2m_secctx *sec, const char *orig_abs)
     return false;
 }
 
+/* The registered <remoteCSE> whose CSE-ID (absolute) is abs, or NULL. */
+static struct res *registree_cse(struct cse *c, const char *abs)
+{
+    for (struct res *r = c->tree.root->first_child; r; r = r->next_sibling) {
+        const char *csi = r->ty == TY_CSR ? res_attr_str(r, "csi") : NULL;
+        char a[M2M_ID_MAX + 160];
+        if (csi && acp_id_absolute(csi, strlen(csi), &c->host, a, sizeof a) == M2M_OK &&
+            strcmp(a, abs) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* The association's identity is a CSE-ID ("//sp/csi" after normalisation, one segment). */
+static bool sa_peer_is_cse(struct cse *c, const struct m2m_secctx *sec)
+{
+    char a[M2M_ID_MAX + 160];
+    if (sec->identity[0] != '/' ||
+        acp_id_absolute(sec->identity, strlen(sec->identity), &c->host, a, sizeof a) != M2M_OK)
+        return false;
+    const char *seg = strchr(a + 2, '/');
+    return seg != NULL && strchr(seg + 1, '/') == NULL && seg[1] != 'S';
+}
+
+/* TS-0004 7.3.2.1 Recv-1.0 case 2 (SPEC-MAP B3 rule 2): a request received inside an SA with a
+ * CSE whose From is not that CSE. A CSE may relay the requests of the entities registered to
+ * it, but not speak with a bare AE-ID stem, not as another CSE registered here, and not for the
+ * AEs of another registree CSE. [INTERP] Nor for the AEs registered to this CSE itself. A
+ * relayed originator counts as unauthenticated (TS-0003 7.1.2: only ESPrim authenticates it). */
+static m2m_rsc check_relayed(struct rq *q, char *why, size_t whylen)
+{
+    struct cse *c = q->cse;
+    const char *fr = q->req->fr;
+    char peer[M2M_ID_MAX + 160];
+    if (acp_id_absolute(q->req->sec.identity, strlen(q->req->sec.identity), &c->host, peer,
+                        sizeof peer) != M2M_OK)
+        goto refuse;
+    if (fr[0] != '/')
+        goto refuse; /* a CSE never speaks with a bare AE-ID stem */
+    if (q->orig_kind == ACP_ORIG_CSE && registree_cse(c, q->orig_abs) != NULL)
+        goto refuse; /* another CSE registered here */
+    if (q->orig_kind == ACP_ORIG_AE) {
+        /* the CSE part of an AE-ID "//sp/csi/Cx"; S-stem AE-IDs "//sp/Sx" have none */
+        char cse_part[M2M_ID_MAX + 160];
+        snprintf(cse_part, sizeof cse_part, "%s", q->orig_abs);
+        char *last = strrchr(cse_part, '/');
+        bool c_stem = last && last[1] == 'C' && last > cse_part + 2 &&
+                      strchr(strchr(cse_part + 2, '/') + 1, '/') != NULL;
+        if (last)
+            *last = 0;
+        if (c_stem && strcmp(cse_part, peer) != 0 &&
+            (registree_cse(c, cse_part) != NULL || strcmp(cse_part, c->cse_abs) == 0))
+            goto refuse;
+        if (!c_stem && ae_registered(c, last ? last + 1 : ""))
+            goto refuse; /* an S-AE registered here */
+    }
+    q->authn = false;
+    return RSC_OK;
+refuse:
+    snprintf(why, whylen, "the CSE of this association may not speak for this originator");
+    return RSC_ORIGINATOR_NOT_AUTHENTICATED;
+}
+
 /* TS-0004 7.3.2.1 (Recv-1.0) and TS-0003 7.2.1, SPEC-MAP B3/B4: the identity checks that tie
  * From to the security association. Returns RSC_OK to continue. */
 static m2m_rsc check_identity(struct rq *q, char *why, size_t whylen)
@@ -267,13 +330,18 @@ static m2m_rsc check_identity(struct rq *q, char *why, size_t whylen)
             q->authn = true;
             return RSC_OK;
         }
-        /* B4, TS-0003 7.2.1: inside an SA the From must be an identity bound to it. */
-        if (!sa_binds(c, sec, q->orig_abs)) {
-            snprintf(why, whylen, "originator does not match the authenticated identity");
-            return RSC_ORIGINATOR_NOT_AUTHENTICATED;
+        /* B4, TS-0003 7.2.1: inside an SA the From must be an identity bound to it ... */
+        if (sa_binds(c, sec, q->orig_abs)) {
+            q->authn = true;
+            return RSC_OK;
         }
-        q->authn = true;
-        return RSC_OK;
+        /* ... except that a CSE peer relays requests of others (B3 rule 2); registrations are
+         * never relayed (B4: the registrar compares From with the SA). */
+        bool registration = req->op == M2M_OP_CREATE && (req->ty == TY_AE || req->ty == TY_CSR);
+        if (!registration && sa_peer_is_cse(c, sec))
+            return check_relayed(q, why, whylen);
+        snprintf(why, whylen, "originator does not match the authenticated identity");
+        return RSC_ORIGINATOR_NOT_AUTHENTICATED;
     }
     /* B3 rule 4: a CSE-ID originator outside any SA. */
     if (fr_is_cse_id && q->orig_kind == ACP_ORIG_CSE) {

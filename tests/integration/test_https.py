@@ -146,6 +146,30 @@ class RemoteCseTest(CseTestCase):
         self.assertRsc(r, 4107)
         self.assert_no_csr()
 
+    def test_relay_rules_of_a_cse_association(self):
+        # TS-0004 7.3.2.1 Recv-1.0 case 2 (SPEC-MAP B3 rule 2): a CSE may relay requests of the
+        # entities registered to it, with exceptions; registrations are never relayed
+        cert = self.cse.issue_cert(MN_URI, "id-mn")
+        self.ok(self.cse.create("/cse-in", 16, csr_body(), origin=MN_ID, tls=True, cert=cert),
+                2001)
+        cert2 = self.cse.issue_cert("//%s/id-mn2" % SP_ID, "id-mn2")
+        self.ok(self.cse.create("/cse-in", 16, csr_body(csi="/id-mn2", rn="mn2"), origin="/id-mn2", tls=True,
+                                cert=cert2), 2001)
+        n = self.uniq()
+        self.assertRsc(self.cse.register_ae("Cown" + n, "own" + n), 2001)
+
+        def as_mn(origin):
+            return self.cse.request("GET", "/cse-in", origin=origin, tls=True, cert=cert)
+        # an AE registered to the MN-CSE: relayed; it is not authorised on the CSEBase (4103),
+        # which shows it passed the identity checks
+        self.assertRsc(as_mn(MN_ID + "/Cmnae"), 4103)
+        self.assertRsc(as_mn(MN_ID), 2000, 4103)
+        for bad in ("Cbare",                 # a CSE never sends a bare AE-ID stem
+                    "/id-mn2",               # another CSE registered here
+                    "/id-mn2/Cfoo",          # an AE of another registree CSE
+                    "/id-in/Cown" + n):      # an AE registered to this CSE
+            self.assertRsc(as_mn(bad), 4106)
+
     def test_from_not_matching_certificate_4106(self):
         cert = self.cse.issue_cert("//%s/id-other" % SP_ID, "id-other")
         r = self.cse.create("/cse-in", 16, csr_body(), origin=MN_ID, tls=True, cert=cert)
