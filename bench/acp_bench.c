@@ -1,5 +1,6 @@
-/* acp_bench.c: nanoseconds per acp_decide() for 1-, 10- and 1000-rule sets and a 5-ACP set, the
- * permitting rule always last so every rule is evaluated. Standalone main(), no test framework. */
+/* acp_bench.c: nanoseconds per acp_decide() for 1-, 10-, 100- and 1000-rule sets and a 5-ACP set,
+ * the permitting rule always last so every rule is evaluated; the ns/rule column shows the growth
+ * is linear. Each figure is the best of 5 runs (the machine is shared). Standalone main(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void run(const char *name, const struct acp_policy *p, size_t np, long iters)
+static void run(const char *name, const struct acp_policy *p, size_t np, size_t nrules, long iters)
 {
     const char *o = "//sp.example/id-in/Cae1";
     struct acp_request req = {.originator = o,
@@ -74,32 +75,41 @@ static void run(const char *name, const struct acp_policy *p, size_t np, long it
         fprintf(stderr, "acp_bench: %s does not permit\n", name);
         exit(1);
     }
-    double t0 = now_ns();
-    for (long i = 0; i < iters; i++) {
-        acp_decide(&req, p, np, &d);
-        bench_sink += d.rule_index;
+    double best = 1e300;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++) {
+            acp_decide(&req, p, np, &d);
+            bench_sink += d.rule_index;
+        }
+        double t = (now_ns() - t0) / (double)iters;
+        best = t < best ? t : best;
     }
-    double t1 = now_ns();
-    printf("%-28s %10.1f ns/decision  (%ld iterations)\n", name, (t1 - t0) / (double)iters, iters);
+    printf("%-20s %10.1f ns/decision %7.1f ns/rule  (best of 5 x %ld)\n", name, best,
+           best / (double)nrules, iters);
 }
 
 int main(void)
 {
-    struct acp_ruleset *r1 = build(1, true), *r10 = build(10, true), *r1000 = build(1000, true);
-    struct acp_policy p1 = {"acp1", r1}, p10 = {"acp10", r10}, p1000 = {"acp1000", r1000};
-    run("1 rule", &p1, 1, 5000000);
-    run("10 rules", &p10, 1, 2000000);
-    run("1000 rules", &p1000, 1, 20000);
+    struct acp_ruleset *r1 = build(1, true), *r10 = build(10, true), *r100 = build(100, true);
+    struct acp_ruleset *r1000 = build(1000, true);
+    struct acp_policy p1 = {"acp1", r1}, p10 = {"acp10", r10}, p100 = {"acp100", r100};
+    struct acp_policy p1000 = {"acp1000", r1000};
+    run("1 rule", &p1, 1, 1, 2000000);
+    run("10 rules", &p10, 1, 10, 1000000);
+    run("100 rules", &p100, 1, 100, 100000);
+    run("1000 rules", &p1000, 1, 1000, 10000);
     struct acp_ruleset *five[5];
     struct acp_policy p5[5];
     for (int i = 0; i < 5; i++) {
         five[i] = build(4, i == 4); /* 4 rules each; only the last rule of the last ACP grants */
         p5[i] = (struct acp_policy){"acp", five[i]};
     }
-    run("5 ACPs x 4 rules", p5, 5, 1000000);
+    run("5 ACPs x 4 rules", p5, 5, 20, 500000);
     for (int i = 0; i < 5; i++)
         acp_ruleset_free(five[i]);
     acp_ruleset_free(r1);
+    acp_ruleset_free(r100);
     acp_ruleset_free(r10);
     acp_ruleset_free(r1000);
     return 0;

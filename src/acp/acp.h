@@ -41,7 +41,9 @@ struct acp_ruleset; /* opaque, compiled, immutable after compilation */
  * member, wrong type, acop outside 1..63, malformed actw/acip/aclr, acod without chty, spty
  * missing for ty 13/28, both accr and accc) give M2M_ERR_MALFORMED and a message in err.
  * A NULL or JSON-null `acrs` compiles to an empty ruleset. `acco` given as one object is accepted
- * as a one-element list ([INTERP] SPEC-MAP A2); 6-field actw entries are taken as year "*". */
+ * as a one-element list ([INTERP] SPEC-MAP A2); 6-field actw entries are taken as year "*".
+ * Originator entries: a bare ID with a '/' ("Sx/y") is a <group> ID, not an AE-ID pattern; ipv6
+ * entries inside ::ffff:0:0/96 name IPv4 addresses and match IPv4 sources ([INTERP] A8). */
 M2M_WARN_UNUSED m2m_rc acp_ruleset_compile(const cJSON *acrs, const struct acp_host *host,
                                            struct acp_ruleset **out, char *err, size_t errlen);
 void acp_ruleset_free(struct acp_ruleset *rs);
@@ -81,7 +83,7 @@ struct acp_request {
     bool authenticated;       /* rq_authn (TS-0003 7.1.2) */
     struct acp_time time;     /* rq_time, UTC */
     bool has_ip;
-    int ip_family;            /* 4 or 6; IPv4-mapped IPv6 already reduced to 4 by the pipeline */
+    int ip_family;            /* 4 or 6; an IPv4-mapped IPv6 address is matched as IPv4 */
     uint8_t ip[16];
     bool has_location;        /* rq_loc available */
     double lat, lon;

@@ -93,6 +93,11 @@ void acp_rq_ip(struct acp_rq *rq)
         rq->ip4 = true;
         rq->v4 = (uint32_t)req->ip[0] << 24 | (uint32_t)req->ip[1] << 16 |
                  (uint32_t)req->ip[2] << 8 | req->ip[3];
+    } else if (req->ip_family == 6 && be64(req->ip) == 0 && (be64(req->ip + 8) >> 32) == 0xffffu) {
+        /* [INTERP] SPEC-MAP A8: an IPv4-mapped IPv6 source is matched as its IPv4 address (the
+         * pipeline reduces it already; done here too so the engine does not depend on that) */
+        rq->ip4 = true;
+        rq->v4 = (uint32_t)be64(req->ip + 8);
     } else if (req->ip_family == 6) {
         rq->ip6 = true;
         rq->v6[0] = be64(req->ip);

@@ -181,6 +181,8 @@ static m2m_rc compile_acor(struct cc *c, const cJSON *j, size_t ri, struct acp_r
         where(c, "acr[%zu].acor[%zu]", ri, k);
         TRY(string_of(c, i, "originator", &len));
         TRY(acp_orig_compile(i->valuestring, len, c->host, &o[k], buf, sizeof(buf), &c->e));
+        r->any_all |= o[k].type == ACP_OE_ALL;
+        r->kinds |= (uint8_t)(1u << o[k].type);
         const char *raw0 = o[k].raw, *s0 = o[k].s;
         char *raw = cc_strdup(c, raw0, o[k].raw_len, &rc);
         TRY(rc);
@@ -246,6 +248,43 @@ out:
     return rc;
 }
 
+/* [INTERP] SPEC-MAP A8 normalises IPv4-mapped IPv6 sources to IPv4; an ipv6 entry inside
+ * ::ffff:0:0/96 names IPv4 addresses the same way and joins the ipv4 list (family-matched
+ * otherwise: "::/0" does not cover IPv4 sources). */
+static bool cidr6_mapped(const struct acp_cidr6 *c6, struct acp_cidr4 *c4)
+{
+    if (c6->mask[0] != UINT64_MAX || (c6->mask[1] >> 32) != 0xffffffffu || c6->net[0] != 0 ||
+        (c6->net[1] >> 32) != 0xffffu)
+        return false;
+    c4->mask = (uint32_t)c6->mask[1];
+    c4->net = (uint32_t)c6->net[1];
+    return true;
+}
+
+static m2m_rc fold_mapped(struct cc *c, struct acp_ctx *x, size_t *n4, size_t *n6)
+{
+    m2m_rc rc = M2M_OK;
+    struct acp_cidr4 *v4 = NULL, tmp;
+    struct acp_cidr6 *v6 = (struct acp_cidr6 *)x->v6;
+    size_t nm = 0, k6 = 0;
+    for (size_t i = 0; i < *n6; i++)
+        nm += cidr6_mapped(&v6[i], &tmp);
+    if (nm == 0)
+        return M2M_OK;
+    TRY(cc_alloc(c, *n4 + nm, sizeof(*v4), &v4));
+    if (*n4 > 0)
+        memcpy(v4, x->v4, *n4 * sizeof(*v4));
+    for (size_t i = 0; i < *n6; i++)
+        if (cidr6_mapped(&v6[i], &v4[*n4]))
+            (*n4)++;
+        else
+            v6[k6++] = v6[i];
+    x->v4 = v4;
+    *n6 = k6;
+out:
+    return rc;
+}
+
 static m2m_rc compile_acip(struct cc *c, const cJSON *j, const char *base, struct acp_ctx *x)
 {
     static const char *const names[] = {"ipv4", "ipv6", NULL};
@@ -265,6 +304,7 @@ static m2m_rc compile_acip(struct cc *c, const cJSON *j, const char *base, struc
         acp_errf(&c->e, "more than %d addresses", ACP_MAX_CIDR);
         BAIL(M2M_ERR_LIMIT);
     }
+    TRY(fold_mapped(c, x, &n4, &n6));
     x->n_v4 = (uint16_t)n4;
     x->n_v6 = (uint16_t)n6;
     x->has_ip = n4 + n6 > 0; /* [INTERP] empty lists constrain nothing, like an empty acco */

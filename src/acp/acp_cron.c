@@ -14,13 +14,13 @@ static const struct {
     {"month", 1, 12},  {"day of week", 0, 6}, {"year", 2000, 9999},
 };
 
-/* Reads a decimal number of at most 4 digits at s[*i..len). */
+/* Reads a decimal number of at most 9 digits at s[*i..len) (leading zeros are allowed). */
 static bool read_num(const char *s, size_t len, size_t *i, int *v)
 {
     size_t k = 0;
     int n = 0;
     while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
-        if (++k > 4)
+        if (++k > 9)
             return false;
         n = n * 10 + (s[*i] - '0');
         (*i)++;
@@ -60,7 +60,8 @@ static bool parse_item(const char *s, size_t len, int f, struct acp_year_item *i
         return false;
     it->lo = (uint16_t)lo;
     it->hi = (uint16_t)hi;
-    it->step = (uint16_t)step;
+    /* any step beyond the width of the field's range selects lo alone */
+    it->step = (uint16_t)(step > 10000 ? 10000 : step);
     return true;
 }
 

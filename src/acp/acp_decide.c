@@ -6,11 +6,13 @@
 
 #define ACP_FAIL_ALL 0x7fu
 
+/* Everything the rules need from the request, derived once per decision. */
 static void rq_prepare(struct acp_rq *rq, const struct acp_request *req)
 {
+    const char *c = req->country;
     acp_rq_init(rq, req);
     acp_rq_ip(rq);
-    rq->country = acp_country_code(req->country, strnlen(req->country, sizeof(req->country)));
+    rq->country = acp_country_code(c, c[0] == '\0' ? 0 : c[1] == '\0' ? 1 : c[2] == '\0' ? 2 : 3);
 }
 
 /* TS-0003 7.1.5: res_time, res_ip and res_loc of one context; each TRUE when its element is
@@ -92,17 +94,34 @@ static bool objd_ok(const struct acp_rule *r, const struct acp_request *req)
     return false;
 }
 
+/* res_origs: some acor entry matches. A literal ID entry whose hash differs from the
+ * originator's cannot match as an ID, only as a <group> name, so without groups it is skipped
+ * with one compare. */
 static bool origs_ok(const struct acp_rule *r, const struct acp_rq *rq)
 {
-    for (size_t i = 0; i < r->n_orig; i++)
-        if (acp_orig_match(&r->orig[i], rq))
+    if (!rq->orig_ok)
+        return false;
+    if (r->any_all)
+        return true;
+    bool groups = rq->req->groups != NULL && rq->req->n_groups > 0;
+    if (!groups && (r->kinds & rq->kinds) == 0)
+        return false; /* no entry of a kind this originator could match */
+    bool ids = rq->kinds & (1u << ACP_OE_ID);
+    for (size_t i = 0; i < r->n_orig; i++) {
+        const struct acp_orig *o = &r->orig[i];
+        if (o->type != ACP_OE_ID) {
+            if (acp_orig_match(o, rq))
+                return true;
+            continue;
+        }
+        /* CSE-ID / AE-ID entries inline: segment count, then the hash of a literal entry */
+        if (ids && o->nseg == rq->orig_nseg && (o->wild || o->hash == rq->hash) &&
+            acp_orig_id_match(o, rq))
             return true;
+        if (groups && acp_orig_in_groups(o, rq))
+            return true;
+    }
     return false;
-}
-
-static bool op_valid(uint32_t op)
-{
-    return op != 0 && op <= ACP_OP_DISCOVERY && !(op & (op - 1));
 }
 
 /* TS-0003 7.1.5: res_acr(k) = res_authn AND res_origs AND res_ops AND res_ctxts AND res_objd,
@@ -111,17 +130,18 @@ unsigned acp_rule_eval(const struct acp_rule *r, struct acp_rq *rq, bool all)
 {
     const struct acp_request *req = rq->req;
     unsigned f = 0;
+    /* TS-0003 7.1.5 res_ops, SPEC-MAP A7: the operation's bit in acop (rq->op is 0 when the
+     * request does not name exactly one operation) */
+    if (!(rq->op & r->acop) && (f |= ACP_FAIL_OPERATION) && !all)
+        return f;
     /* TS-0003 Table 7.1.5-1: a rule with acaf TRUE needs rq_authn TRUE */
     if (r->acaf && !req->authenticated && (f |= ACP_FAIL_AUTHN) && !all)
         return f;
-    /* TS-0003 7.1.5 res_ops, SPEC-MAP A7: the operation's bit in acop */
-    if ((!op_valid(req->op) || !(req->op & r->acop)) && (f |= ACP_FAIL_OPERATION) && !all)
-        return f;
     if (!origs_ok(r, rq) && (f |= ACP_FAIL_ORIGINATOR) && !all)
         return f;
-    if (!objd_ok(r, req) && (f |= ACP_FAIL_OBJECT_DETAILS) && !all)
+    if (r->n_objd > 0 && !objd_ok(r, req) && (f |= ACP_FAIL_OBJECT_DETAILS) && !all)
         return f;
-    return f | ctxts_fail(r, rq, all);
+    return r->n_ctx > 0 ? f | ctxts_fail(r, rq, all) : f;
 }
 
 /* TS-0003 7.1.5: permit-overrides across the rules of every policy; DENY when none grants. */

@@ -55,11 +55,45 @@ enum acp_orig_type {
 
 /* An absolute ID split at '/': part 0 is the SP-ID, parts 1..2 the path segments. */
 #define ACP_ID_PARTS 3
-struct acp_id_part {
-    uint16_t off, len;
-    uint32_t hash; /* acp_hash of the part (literal parts) */
-    bool star;     /* holds a '*' */
+enum acp_part_mode {
+    ACP_PART_LIT = 0,  /* no '*': equal text */
+    ACP_PART_ANY = 1,  /* "*" alone: any (non-empty) part */
+    ACP_PART_PFX = 2,  /* "abc*": the part starts with "abc" */
+    ACP_PART_GLOB = 3, /* any other use of '*' */
 };
+struct acp_id_part {
+    uint64_t w;    /* first bytes of the part (of the prefix for ACP_PART_PFX): acp_word */
+    uint64_t mask; /* entries, ACP_PART_PFX: the bits of w that the prefix covers */
+    uint16_t off, len;
+    uint16_t lit; /* entries: literal bytes to compare (len, or the prefix length) */
+    uint8_t mode; /* enum acp_part_mode (entries only) */
+};
+
+/* Up to the first 8 bytes of s as an integer, byte i at bits 8i (zero-padded), so that two IDs'
+ * leading bytes compare with one integer compare. */
+static inline uint64_t acp_word(const char *s, size_t len)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < len && i < 8; i++)
+        w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    return w;
+}
+
+/* acp_word of s[off..off+plen) inside a string of len bytes, with one 8-byte load inside the
+ * string when it has 8 bytes (little-endian hosts, where memory order is acp_word's order). */
+static inline uint64_t acp_word_at(const char *s, size_t len, size_t off, size_t plen)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len >= 8) {
+        size_t base = off + 8 <= len ? off : len - 8; /* the window ends at the string's end */
+        uint64_t w;
+        memcpy(&w, s + base, 8);
+        w >>= 8 * (off - base);
+        return plen >= 8 ? w : w & ((UINT64_C(1) << (8 * plen)) - 1);
+    }
+#endif
+    return acp_word(s + off, plen);
+}
 
 struct acp_orig {
     uint8_t type;
@@ -67,21 +101,27 @@ struct acp_orig {
     bool wild;    /* ACP_OE_ID / ACP_OE_DOMAIN: contains '*' */
     uint16_t len; /* of s */
     uint16_t raw_len;
-    uint32_t hash;                         /* ACP_OE_ID: acp_hash of s */
+    uint64_t hash;                         /* ACP_OE_ID: acp_hash of s */
     struct acp_id_part part[ACP_ID_PARTS]; /* ACP_OE_ID: nseg + 1 parts */
     const char *s;                         /* normalised text (see type) */
     const char *raw;                       /* the acor entry as given, compared with req->groups */
 };
 
-/* Byte equality for short IDs without a library call. */
+/* Byte equality for short IDs without a library call: 8 bytes at a time, the tail as the last
+ * 8 bytes (overlapping) when there are at least 8. */
 static inline bool acp_eq(const char *a, const char *b, size_t n)
 {
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
     }
     while (n-- > 0)
         if (*a++ != *b++)
@@ -89,13 +129,32 @@ static inline bool acp_eq(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* FNV-1a, to reject unequal IDs with one integer compare (never trusted alone: collisions are
- * easy to construct, so a hash hit is always confirmed with acp_eq). */
-static inline uint32_t acp_hash(const char *s, size_t len)
+/* A word-at-a-time multiplicative hash, to reject unequal IDs with one integer compare (never
+ * trusted alone: collisions are easy to construct, so a hash hit is always confirmed with
+ * acp_eq). Computed once per acor entry at compile time and once per decision. */
+static inline uint64_t acp_hash_mix(uint64_t h, uint64_t w)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t acp_hash(const char *s, size_t len)
+{
+    uint64_t h = (uint64_t)len * UINT64_C(0x9e3779b97f4a7c15), w = 0;
+    size_t i = 0;
+    if (len < 8) {
+        for (; i < len; i++)
+            w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+        return acp_hash_mix(h, w);
+    }
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = acp_hash_mix(h, w);
+    }
+    if (i < len) { /* the last 8 bytes, overlapping: still a function of (s, len) alone */
+        memcpy(&w, s + len - 8, 8);
+        h = acp_hash_mix(h, w);
+    }
     return h;
 }
 
@@ -113,7 +172,9 @@ struct acp_rq {
     bool orig_abs;      /* "//sp[/seg...]" with no empty SP-ID or segment */
     uint16_t orig_nseg; /* path segments after the SP-ID */
     size_t sp_end;      /* index of the '/' ending the SP-ID (or originator_len) */
-    uint32_t hash;      /* acp_hash of the originator */
+    uint8_t op;         /* req->op when it names exactly one operation, else 0 */
+    uint8_t kinds;      /* 1 << acp_orig_type of the entry types that can match by identity */
+    uint64_t hash;      /* acp_hash of the originator */
     struct acp_id_part part[ACP_ID_PARTS]; /* first parts of the originator (no star flag) */
     bool ip4, ip6;
     uint32_t v4;
@@ -124,6 +185,10 @@ struct acp_rq {
 };
 void acp_rq_init(struct acp_rq *rq, const struct acp_request *req);
 bool acp_orig_match(const struct acp_orig *o, const struct acp_rq *rq);
+/* The identity part of acp_orig_match for an ACP_OE_ID entry, without the <group> test; the
+ * caller has checked that rq->kinds holds ACP_OE_ID and that o->nseg == rq->orig_nseg. */
+bool acp_orig_id_match(const struct acp_orig *o, const struct acp_rq *rq);
+bool acp_orig_in_groups(const struct acp_orig *o, const struct acp_rq *rq);
 
 /* ---- time windows (acp_cron.c), TS-0004 7.4.9.1 ---- */
 struct acp_year_item {
@@ -200,6 +265,8 @@ struct acp_objd {
 struct acp_rule {
     uint8_t acop;
     bool acaf;
+    bool any_all;  /* an acor entry is "all" (or a lone "*"): res_origs needs only orig_ok */
+    uint8_t kinds; /* 1 << acp_orig_type of every acor entry */
     uint16_t n_orig, n_ctx, n_objd;
     const struct acp_orig *orig;
     const struct acp_ctx *ctx;

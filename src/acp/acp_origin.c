@@ -108,8 +108,15 @@ static unsigned id_split(const char *s, size_t len, struct acp_id_part *part)
         if (n < ACP_ID_PARTS) {
             part[n].off = (uint16_t)start;
             part[n].len = (uint16_t)(i - start);
-            part[n].hash = acp_hash(s + start, i - start);
-            part[n].star = memchr(s + start, '*', i - start) != NULL;
+            const char *st = memchr(s + start, '*', i - start);
+            size_t pl = i - start;
+            part[n].mode = st == NULL                 ? ACP_PART_LIT
+                           : pl == 1                  ? ACP_PART_ANY
+                           : st == s + start + pl - 1 ? ACP_PART_PFX
+                                                      : ACP_PART_GLOB;
+            part[n].lit = (uint16_t)(part[n].mode == ACP_PART_PFX ? pl - 1 : pl);
+            part[n].w = acp_word(s + start, part[n].lit);
+            part[n].mask = part[n].lit >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * part[n].lit)) - 1;
         }
         n++;
         start = i + 1;
@@ -190,38 +197,38 @@ m2m_rc acp_orig_compile(const char *raw, size_t raw_len, const struct acp_host *
         o->len = (uint16_t)(raw_len - 2);
         return M2M_OK;
     }
-    if (raw[0] == '/' || raw[0] == 'C' || raw[0] == 'S')
+    /* TS-0001 7.2: an AE-ID-Stem holds no '/', so a bare "C.."/"S.." with one is a CSE-relative
+     * resource ID (a <group>), not an AE-ID pattern (found by the differential fuzzer) */
+    bool stem = (raw[0] == 'C' || raw[0] == 'S') && memchr(raw, '/', raw_len) == NULL;
+    if (raw[0] == '/' || stem)
         return classify_id(o, raw, raw_len, host, buf, buflen - raw_len - 1, e);
     o->type = ACP_OE_GROUP;
     return M2M_OK;
 }
 
-/* One pass over an absolute originator: whole hash, first parts with their hashes, segment
- * count. False when a part is empty. */
+/* Splits an absolute originator "//sp/seg..." into its first parts and counts the segments;
+ * false when a part is empty or the text holds a NUL. */
 static bool rq_split(struct acp_rq *rq, const char *s, size_t len)
 {
-    uint32_t h = acp_hash(s, 2), ph = 2166136261u;
     size_t start = 2;
     unsigned n = 0;
-    for (size_t i = 2; i <= len; i++) {
-        uint8_t c = i < len ? (uint8_t)s[i] : '/';
-        if (c == 0)
-            return false; /* embedded NUL */
-        if (i < len)
-            h = (h ^ c) * 16777619u;
-        if (c != '/') {
-            ph = (ph ^ c) * 16777619u;
-            continue;
-        }
-        if (i == start)
+    if (memchr(s, '\0', len) != NULL)
+        return false;
+    for (;;) { /* memchr: a few wide compares per part instead of a loop per character */
+        const char *sl = memchr(s + start, '/', len - start);
+        size_t end = sl != NULL ? (size_t)(sl - s) : len;
+        if (end == start)
             return false;
         if (n < ACP_ID_PARTS)
-            rq->part[n] = (struct acp_id_part){(uint16_t)start, (uint16_t)(i - start), ph, false};
+            rq->part[n] = (struct acp_id_part){.w = acp_word_at(s, len, start, end - start),
+                                               .off = (uint16_t)start,
+                                               .len = (uint16_t)(end - start)};
         n++;
-        start = i + 1;
-        ph = 2166136261u;
+        if (sl == NULL)
+            break;
+        start = end + 1;
     }
-    rq->hash = h;
+    rq->hash = acp_hash(s, len);
     rq->orig_nseg = (uint16_t)(n - 1);
     rq->sp_end = 2u + rq->part[0].len;
     return true;
@@ -230,18 +237,34 @@ static bool rq_split(struct acp_rq *rq, const char *s, size_t len)
 /* Per-decision view of the originator: validity, hash, SP-ID span and parts. */
 void acp_rq_init(struct acp_rq *rq, const struct acp_request *req)
 {
-    memset(rq, 0, sizeof(*rq));
+    /* every field a matcher reads before checking a flag is set here (no memset: this runs
+     * once per decision and the struct is large) */
     rq->req = req;
+    rq->orig_ok = rq->orig_abs = rq->ip4 = rq->ip6 = rq->geo_ready = rq->geo_ok = false;
+    rq->orig_nseg = 0;
+    rq->sp_end = 0;
+    rq->hash = 0;
+    rq->op = rq->kinds = 0;
+    rq->country = 0;
+    /* a valid operation is exactly one acp_op_bit (SPEC-MAP A7) */
+    if (req->op != 0 && req->op <= ACP_OP_DISCOVERY && (req->op & (req->op - 1)) == 0)
+        rq->op = (uint8_t)req->op;
     const char *s = req->originator;
     size_t len = req->originator_len;
     if (s == NULL || len == 0 || len > 4096)
         return;
     if (len >= 3 && s[0] == '/' && s[1] == '/' && rq_split(rq, s, len)) {
         rq->orig_ok = rq->orig_abs = true;
+        if (req->orig_kind == ACP_ORIG_AE || req->orig_kind == ACP_ORIG_CSE)
+            rq->kinds = 1u << ACP_OE_DOMAIN | 1u << ACP_OE_ID;
+        if (req->role_ids != NULL && req->n_role_ids > 0)
+            rq->kinds |= 1u << ACP_OE_ROLE;
         return;
     }
     memset(rq->part, 0, sizeof(rq->part));
     rq->orig_ok = memchr(s, '\0', len) == NULL;
+    if (rq->orig_ok && req->role_ids != NULL && req->n_role_ids > 0)
+        rq->kinds = 1u << ACP_OE_ROLE;
 }
 
 /* Glob over one path segment: '*' in the pattern matches any run (no '/' can occur here); a
@@ -300,7 +323,7 @@ static bool domain_match(const struct acp_orig *o, const struct acp_rq *rq)
 /* SPEC-MAP A6: CSE-ID / AE-ID pattern against the absolute originator. Two-segment entries are
  * AE-IDs; one-segment entries are CSE-IDs or SP-assigned AE-IDs. TS-0003 7.1.3: the scope of a
  * '*' ends at the next '/', so the pattern is matched part by part. */
-static bool id_match(const struct acp_orig *o, const struct acp_rq *rq)
+bool acp_orig_id_match(const struct acp_orig *o, const struct acp_rq *rq)
 {
     enum acp_orig_kind k = rq->req->orig_kind;
     if (o->nseg != rq->orig_nseg || (k != ACP_ORIG_AE && k != ACP_ORIG_CSE) ||
@@ -309,16 +332,25 @@ static bool id_match(const struct acp_orig *o, const struct acp_rq *rq)
     const char *s = rq->req->originator;
     if (!o->wild)
         return o->hash == rq->hash && o->len == rq->req->originator_len && acp_eq(s, o->s, o->len);
-    for (unsigned i = 0; i <= o->nseg; i++) { /* literal parts first: cheap to reject */
+    for (unsigned i = o->nseg + 1u; i-- > 0;) { /* the last part differs most often */
         const struct acp_id_part *p = &o->part[i], *q = &rq->part[i];
-        if (!p->star &&
-            (p->hash != q->hash || p->len != q->len || !acp_eq(o->s + p->off, s + q->off, p->len)))
-            return false;
-    }
-    for (unsigned i = 0; i <= o->nseg; i++) {
-        const struct acp_id_part *p = &o->part[i], *q = &rq->part[i];
-        if (p->star && !glob_seg(o->s + p->off, p->len, s + q->off, q->len))
-            return false;
+        const char *pt = o->s + p->off, *st = s + q->off;
+        size_t pl = p->lit;
+        switch (p->mode) {
+        case ACP_PART_LIT:
+            if (p->len != q->len || p->w != q->w || (pl > 8 && !acp_eq(pt + 8, st + 8, pl - 8)))
+                return false;
+            break;
+        case ACP_PART_ANY: break; /* parts of an absolute originator are never empty */
+        case ACP_PART_PFX:
+            if (q->len < pl || (q->w & p->mask) != p->w ||
+                (pl > 8 && !acp_eq(pt + 8, st + 8, pl - 8)))
+                return false;
+            break;
+        default:
+            if (!glob_seg(pt, p->len, st, q->len))
+                return false;
+        }
     }
     return true;
 }
@@ -331,6 +363,11 @@ static bool in_list(const char *e, size_t elen, const char *const *list, size_t 
     return false;
 }
 
+bool acp_orig_in_groups(const struct acp_orig *o, const struct acp_rq *rq)
+{
+    return in_list(o->raw, o->raw_len, rq->req->groups, rq->req->n_groups);
+}
+
 bool acp_orig_match(const struct acp_orig *o, const struct acp_rq *rq)
 {
     const struct acp_request *req = rq->req;
@@ -340,11 +377,13 @@ bool acp_orig_match(const struct acp_orig *o, const struct acp_rq *rq)
     case ACP_OE_ALL: return true;
     case ACP_OE_ROLE: return in_list(o->s, o->len, req->role_ids, req->n_role_ids);
     case ACP_OE_DOMAIN:
-        if (rq->orig_abs && domain_match(o, rq))
+        /* TS-0003 7.1.3: an SP domain covers "all AE-IDs and CSE-IDs" in it, no other IDs */
+        if (rq->orig_abs && (req->orig_kind == ACP_ORIG_AE || req->orig_kind == ACP_ORIG_CSE) &&
+            domain_match(o, rq))
             return true;
         break;
     case ACP_OE_ID:
-        if (rq->orig_abs && id_match(o, rq))
+        if (rq->orig_abs && acp_orig_id_match(o, rq))
             return true;
         break;
     default: break;

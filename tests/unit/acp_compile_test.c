@@ -108,7 +108,7 @@ static const struct bad bad_rows[] = {
     {TW("* * -1 * * * *"), "hour"},
     {TW("* * 1- * * * *"), "hour"},
     {TW("* * ** * * * *"), "hour"},
-    {TW("* * 00001 * * * *"), "hour"},
+    {TW("* * 0000000001 * * * *"), "hour"}, /* more than 9 digits: refused, not overflowed */
     {TW("* * 1-2-3 * * * *"), "hour"},
     {TW("* * 1/2/3 * * * *"), "hour"},
     {TW("*\\t* * * * * *"), "second field \"*?*\""},
@@ -196,10 +196,17 @@ static const char *const good_rows[] = {
     R("\"acaf\":false"),
     TW("* * * * * *"),
     TW("0-59/5 0,30 0-23/2 1-31 1-12 0-6 2000-9999/4"),
+    /* TS-0004 7.4.9.1 sets no digit count: leading zeros and steps wider than the range are
+     * numbers too (differential fuzzer finding; the engine read at most 4 digits) */
+    TW("00001 000000059 * * * * *"),
+    TW("*/99999 * * * * * 2000-2030/100000"),
+    TW("*,5 * * * * * *"),
     IP4("127.0.0.1/0"),
     IP6("::/0"),
     IP6("Fadf:ddd0::/32"),
     IP6("::ffff:10.0.0.1"),
+    IP6("::ffff:10.0.0.0/104"),
+    IP6("::ffff:0:0/96"),
     CTX("\"acip\":{}"),
     CTX("\"aclr\":{\"accr\":[-90,-180,0]}"),
     CTX("\"aclr\":{\"accr\":[90,180,1e7]}"),
@@ -207,7 +214,8 @@ static const char *const good_rows[] = {
     R("\"acod\":[{\"chty\":[]}]"),
     R("\"acod\":[{\"ty\":13,\"spty\":{\"mgd\":1001},\"chty\":[23]}]"),
     "{\"acr\":[{\"acor\":[\"*\",\"all\",\"Cae1\",\"Sae1\",\"/id-mn\",\"/id-mn/C*\",\"//x.org\","
-    "\"//*.x.org\",\"//*/c/C*\",\"r1@roles.example\",\"grp1\",\"/id-in/a/b\",\"ae@\"],"
+    "\"//*.x.org\",\"//*/c/C*\",\"r1@roles.example\",\"grp1\",\"/id-in/a/b\",\"ae@\",\"C/\","
+    "\"Sae1/x\",\"Cx//y\"],"
     "\"acop\":1}]}",
     "{\"acr\":[{\"acor\":[],\"acop\":1}]}",
     /* TR-0051 6.2.2: acco as a bare object, 6-field actw, /0 prefix, lone '*' */

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "acp/acp.h"
 #include "enc/json.h"
@@ -529,9 +530,169 @@ static void test_spec_map_example(void **state)
     CHECK(pv, &r, false);
 }
 
+/* Window edges: the first and the last second inside, the seconds just outside; the first and
+ * last instant of the year range. */
+static void test_window_edges(void **state)
+{
+    static const struct {
+        const char *actw;
+        int h, m, s;
+        bool want;
+    } rows[] = {
+        {"0 0 8 * * * *", 8, 0, 0, true},         {"0 0 8 * * * *", 7, 59, 59, false},
+        {"0 0 8 * * * *", 8, 0, 1, false},        {"* * 8-17 * * * *", 8, 0, 0, true},
+        {"* * 8-17 * * * *", 7, 59, 59, false},   {"* * 8-17 * * * *", 17, 59, 59, true},
+        {"* * 8-17 * * * *", 18, 0, 0, false},    {"0-29 * * * * * *", 12, 0, 29, true},
+        {"0-29 * * * * * *", 12, 0, 30, false},   {"*/20 * * * * * *", 12, 0, 40, true},
+        {"*/20 * * * * * *", 12, 0, 59, false},   {"59 59 23 * * * *", 23, 59, 59, true},
+        {"0 0 0 * * * *", 0, 0, 0, true},         {"0 0 0 * * * *", 23, 59, 59, false},
+        {"1-59/58 * * * * * *", 12, 0, 59, true}, {"1-59/58 * * * * * *", 12, 0, 58, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char acrs[256], ctx[96];
+        struct acp_request r = base();
+        set_time(&r, rows[i].h, rows[i].m, rows[i].s);
+        snprintf(ctx, sizeof(ctx), "{\"actw\":[\"%s\"]}", rows[i].actw);
+        if (permits(ctx_rule(acrs, sizeof(acrs), ctx), &r) != rows[i].want)
+            fail_msg("row %zu: \"%s\" at %d:%d:%d want %d", i, rows[i].actw, rows[i].h, rows[i].m,
+                     rows[i].s, rows[i].want);
+    }
+    char acrs[256];
+    struct acp_request r = base();
+    r.time = (struct acp_time){59, 59, 23, 31, 12, 5, 9999}; /* the last second of the range */
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"* * * * * * *\"]}"), &r, true);
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"59 59 23 31 12 * 9999\"]}"), &r, true);
+    r.time = (struct acp_time){0, 0, 0, 1, 1, 6, 2000}; /* the first */
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"0 0 0 1 1 6 2000\"]}"), &r, true);
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"* * * * * * 2001-9999\"]}"), &r, false);
+    /* long digit strings and steps beyond the range (TS-0004 7.4.9.1 sets no digit count) */
+    r = base(); /* 12:00:00 */
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"000000000 * 0012 * * * *\"]}"), &r, true);
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"*/99999 * * * * * *\"]}"), &r, true);
+    r.time.sec = 1;
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"actw\":[\"*/99999 * * * * * *\"]}"), &r, false);
+}
+
+/* [INTERP] SPEC-MAP A8: IPv4-mapped IPv6 sources are their IPv4 address, and so are ipv6 entries
+ * inside ::ffff:0:0/96; other ipv6 entries (even "::/0") are family-matched. */
+static void test_ip_mapped(void **state)
+{
+    static const struct {
+        const char *acip;
+        uint8_t fam, b[16];
+        bool want;
+    } rows[] = {
+        {"{\"ipv6\":[\"::ffff:10.0.0.0/104\"]}", 4, {10, 1, 2, 3}, true},
+        {"{\"ipv6\":[\"::ffff:10.0.0.0/104\"]}", 4, {11, 1, 2, 3}, false},
+        {"{\"ipv6\":[\"::ffff:10.1.2.3\"]}", 4, {10, 1, 2, 3}, true},
+        {"{\"ipv6\":[\"::ffff:10.1.2.3\"]}", 4, {10, 1, 2, 4}, false},
+        {"{\"ipv6\":[\"::ffff:10.0.0.1/127\"]}", 4, {10, 0, 0, 0}, true},
+        {"{\"ipv6\":[\"::ffff:10.0.0.1/127\"]}", 4, {10, 0, 0, 2}, false},
+        {"{\"ipv6\":[\"::ffff:0:0/96\"]}", 4, {203, 0, 113, 9}, true},
+        {"{\"ipv6\":[\"::ffff:0:0/95\"]}", 4, {203, 0, 113, 9}, false},
+        {"{\"ipv6\":[\"::/0\"]}", 4, {203, 0, 113, 9}, false},
+        {"{\"ipv6\":[\"::ffff:0:0/96\"]}", 6, {0x20, 1, 0x0d, 0xb8, [15] = 1}, false},
+        /* a mapped source the pipeline did not reduce is reduced by the engine */
+        {"{\"ipv4\":[\"10.0.0.0/8\"]}", 6, {[10] = 0xff, 0xff, 10, 1, 2, 3}, true},
+        {"{\"ipv6\":[\"::ffff:10.0.0.0/104\"]}", 6, {[10] = 0xff, 0xff, 10, 1, 2, 3}, true},
+        {"{\"ipv6\":[\"::/0\"]}", 6, {[10] = 0xff, 0xff, 10, 1, 2, 3}, false},
+        {"{\"ipv6\":[\"::/0\"]}", 6, {[10] = 0xff, 0xfe, 10, 1, 2, 3}, true}, /* not mapped */
+        {"{\"ipv4\":[\"10.0.0.0/8\"],\"ipv6\":[\"::ffff:11.0.0.0/104\",\"fd00::/8\"]}",
+         4,
+         {11, 0, 0, 1},
+         true},
+        {"{\"ipv4\":[\"10.0.0.0/8\"],\"ipv6\":[\"::ffff:11.0.0.0/104\",\"fd00::/8\"]}",
+         6,
+         {0xfd, [15] = 1},
+         true},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char acrs[256], ctx[160];
+        struct acp_request r = base();
+        r.ip_family = rows[i].fam;
+        memcpy(r.ip, rows[i].b, 16);
+        snprintf(ctx, sizeof(ctx), "{\"acip\":%s}", rows[i].acip);
+        if (permits(ctx_rule(acrs, sizeof(acrs), ctx), &r) != rows[i].want)
+            fail_msg("row %zu: %s want %d", i, rows[i].acip, rows[i].want);
+    }
+}
+
+/* The circle's edge: a distance equal to the radius is inside, one ulp less radius is outside. */
+static void test_radius_edge(void **state)
+{
+    const double rad = 3.14159265358979323846 / 180.0;
+    const double clat = 48.1, clon = 11.5, lat = 48.1031, lon = 11.5042;
+    double a = sin((lat * rad - clat * rad) / 2), b = sin((lon * rad - clon * rad) / 2);
+    double h = a * a + cos(clat * rad) * cos(lat * rad) * b * b;
+    double d = 2 * 6371008.8 * asin(sqrt(h));
+    char ctx[128], acrs[256];
+    struct acp_request r = base();
+    r.has_location = true;
+    r.lat = lat;
+    r.lon = lon;
+    snprintf(ctx, sizeof(ctx), "{\"aclr\":{\"accr\":[%.17g,%.17g,%.17g]}}", clat, clon, d);
+    CHECK(ctx_rule(acrs, sizeof(acrs), ctx), &r, true);
+    snprintf(ctx, sizeof(ctx), "{\"aclr\":{\"accr\":[%.17g,%.17g,%.17g]}}", clat, clon,
+             nextafter(d, 0));
+    CHECK(ctx_rule(acrs, sizeof(acrs), ctx), &r, false);
+    /* radius 0: only the centre itself */
+    r.lat = clat;
+    r.lon = clon;
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"aclr\":{\"accr\":[48.1,11.5,0]}}"), &r, true);
+    r.lon = nextafter(clon, 12);
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"aclr\":{\"accr\":[48.1,11.5,0]}}"), &r, false);
+    /* at the pole every longitude is the same point (to within rounding: cos 90 deg is 6e-17) */
+    r.lat = 90;
+    r.lon = 0;
+    CHECK(ctx_rule(acrs, sizeof(acrs), "{\"aclr\":{\"accr\":[90,180,0.001]}}"), &r, true);
+}
+
+/* A3 step 3c: the default access policy (only the creator, when acpi is unset) is the pipeline's
+ * job (cse/authz.c); the engine knows no creator, so no policy and empty policies deny everyone,
+ * including the resource's creator. */
+static void test_default_policy_not_in_engine(void **state)
+{
+    struct acp_request r = base();
+    struct acp_decision d = {true, 1, 1};
+    acp_decide(&r, NULL, 0, &d);
+    assert_false(d.permit);
+    struct acp_policy none[1] = {{"acp", NULL}};
+    d.permit = true;
+    acp_decide(&r, none, 1, &d);
+    assert_false(d.permit);
+    CHECK("{\"acr\":[]}", &r, false);
+    CHECK("{}", &r, false);
+    r.op = ACP_OP_CREATE; /* not even a Create by the owner of the parent */
+    r.create_ty = 4;
+    CHECK("{\"acr\":[]}", &r, false);
+}
+
+/* Object details at their edges: a Create without a type, the largest type, the first matching
+ * element of several. */
+static void test_object_details_edges(void **state)
+{
+    struct acp_request r = create_req(3, 0); /* no Resource Type parameter */
+    CHECK(OBJD("[{\"chty\":[4]}]"), &r, false);
+    CHECK(OBJD("[]"), &r, true);
+    r = create_req(65535, 65535);
+    CHECK(OBJD("[{\"ty\":65535,\"chty\":[65535]}]"), &r, true);
+    CHECK(OBJD("[{\"ty\":65534,\"chty\":[65535]}]"), &r, false);
+    r = create_req(2, 3);
+    CHECK(OBJD("[{\"ty\":3,\"chty\":[3]},{\"ty\":2,\"chty\":[4]},{\"chty\":[3]}]"), &r, true);
+    CHECK(OBJD("[{\"ty\":3,\"chty\":[3]},{\"ty\":2,\"chty\":[4]}]"), &r, false);
+    /* Discovery, Notify, Delete of the same rule: acod does not apply */
+    r.op = ACP_OP_DISCOVERY;
+    CHECK(OBJD("[{\"ty\":3,\"chty\":[3]}]"), &r, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_edges),
+        cmocka_unit_test(test_ip_mapped),
+        cmocka_unit_test(test_radius_edge),
+        cmocka_unit_test(test_default_policy_not_in_engine),
+        cmocka_unit_test(test_object_details_edges),
         cmocka_unit_test(test_authn_truth_table),
         cmocka_unit_test(test_operation_bits),
         cmocka_unit_test(test_permit_overrides),

@@ -103,8 +103,16 @@ static const struct mrow rows[] = {
     {"Cae1", "Cae1", AE, false},
     {"/id-in", "/id-in", CSE, false},
     {"//sp.example", "sp.example", CSE, false},
-    /* kind OTHER matches no CSE-ID / AE-ID entry */
+    /* kind OTHER matches no CSE-ID / AE-ID entry, and no domain entry either: TS-0003 7.1.3 puts
+     * "all AE-IDs and CSE-IDs" in a domain, not other IDs (differential fuzzer finding) */
     {"/id-in", "//sp.example/id-in", ACP_ORIG_OTHER, false},
+    {"//sp.example", "//sp.example", ACP_ORIG_OTHER, false},
+    {"//sp.example", "//sp.example/id-in/a/b", ACP_ORIG_OTHER, false},
+    {"//*", "//sp.example/id-in/a/b", ACP_ORIG_OTHER, false},
+    {"//sp.example", "//sp.example/id-in/a/b", AE, true},
+    /* TS-0001 7.2: an AE-ID-Stem has no '/': "Sae1/x" and "C/" are <group> IDs, not patterns */
+    {"Sae1/x", "//sp.example/Sae1/x", AE, false},
+    {"C/", "//sp.example/id-in/C/", AE, false},
     {"all", "//sp.example/id-in", ACP_ORIG_OTHER, true},
     /* role and group entries never match here (no role or group lists) */
     {"r1@roles.example", "//sp.example/id-in/Cae1", AE, false},
@@ -245,6 +253,16 @@ static void test_groups(void **state)
     assert_true(decide(a2, &r));  /* a structured group ID looks like an AE-ID: still a group */
     assert_false(decide(a3, &r)); /* exact string compare, no normalisation */
     assert_false(decide("{\"acr\":[{\"acor\":[\"grp*\"],\"acop\":2}]}", &r));
+    /* bare IDs with a '/' are group names, matched as written */
+    const char *g2[] = {"Sae1/x", "C/"};
+    struct acp_request rs = req_for("//sp.example/Sae1/x");
+    assert_false(decide("{\"acr\":[{\"acor\":[\"Sae1/x\",\"C/\"],\"acop\":2}]}", &rs));
+    rs.groups = g2;
+    rs.n_groups = 1;
+    assert_true(decide("{\"acr\":[{\"acor\":[\"Sae1/x\"],\"acop\":2}]}", &rs));
+    rs.groups = g2 + 1;
+    assert_true(decide("{\"acr\":[{\"acor\":[\"C/\"],\"acop\":2}]}", &rs));
+    assert_false(decide("{\"acr\":[{\"acor\":[\"Sae1/x\"],\"acop\":2}]}", &rs));
     /* an embedded-NUL originator denies even with groups */
     static const char o[] = "//sp.example/id-in/Cae1\0x";
     r.originator = o;
