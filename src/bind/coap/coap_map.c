@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "model/primparam.h"
 
 /* In order of importance: libcoap 4.3.1 knows at most two options above 255 (its option filter
  * has two long slots), so only the first two registered are accepted on the wire there. */
@@ -29,12 +30,12 @@ struct mapctx {
     m2m_rsc *rsc;
     char *errmsg;
     size_t errlen;
-    uint32_t seen_q;   /* bit per query parameter: duplicates */
-    uint32_t seen_opt; /* bit per coap_m2m_options[] entry: repeated options */
-    int ty_opt;        /* oneM2M-TY, 0 absent */
-    int op_q;          /* "op" Uri-Query, 0 absent */
-    bool q_fc_other;   /* a filter-criteria query parameter other than "ty" */
-    int cf;            /* Content-Format, -1 absent */
+    struct primparam_seen seen_q; /* query parameters: duplicates */
+    uint32_t seen_opt;            /* bit per coap_m2m_options[] entry: repeated options */
+    int ty_opt;                   /* oneM2M-TY, 0 absent */
+    int op_q;                     /* "op" Uri-Query, 0 absent */
+    bool q_fc_other;              /* a filter-criteria query parameter other than "ty" */
+    int cf;                       /* Content-Format, -1 absent */
     char path[COAP_MAP_MAX_URI + 1];
     size_t path_len;
     int n_seg;
@@ -61,23 +62,6 @@ static bool printable(const uint8_t *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if (s[i] < 0x20 || s[i] == 0x7f)
             return false;
-    return true;
-}
-
-/* Digits only, at most 18, within [lo, hi]. */
-static bool parse_int(const uint8_t *s, size_t n, int64_t lo, int64_t hi, int64_t *v)
-{
-    int64_t x = 0;
-    if (n == 0 || n > 18)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (s[i] - '0');
-    }
-    if (x < lo || x > hi)
-        return false;
-    *v = x;
     return true;
 }
 
@@ -142,124 +126,9 @@ static m2m_rc finish_path(struct mapctx *c)
 
 /* ---- Uri-Query (TS-0008 6.2.2.3: short names of TS-0004 8.2.2) ------------------------- */
 
-enum qkind { Q_INT, Q_I64, Q_TS, Q_TY, Q_LBL, Q_BOOL, Q_RP, Q_OP };
-
-struct qparam {
-    const char *name;
-    enum qkind kind;
-    bool fc; /* an element of filterCriteria (TS-0004 6.3.5.8) */
-    int64_t lo, hi;
-    size_t off; /* field in struct m2m_request */
-};
-
-#define RQ(f) offsetof(struct m2m_request, f)
-#define Q_BIG 999999999999999999LL
-
-/* The same parameters and ranges as the HTTP binding (TS-0009 Table 6.2.2.2-1), plus "op"
- * (TS-0008 6.2.1: the Operation of a non-blocking POST). [INTERP] Any other name is refused with
- * 4000 because the primitive cannot carry it and dropping a filter condition would widen a
- * discovery; rp and da are validated and dropped. */
-static const struct qparam query_params[] = {
-    {"rcn", Q_INT, false, 0, 11, RQ(rcn)},
-    {"rt", Q_INT, false, 1, 5, RQ(rt)},
-    {"drt", Q_INT, false, 1, 2, RQ(drt)},
-    {"rp", Q_RP, false, 0, 0, 0},
-    {"da", Q_BOOL, false, 0, 0, 0},
-    {"op", Q_OP, false, 1, 5, 0},
-    {"fu", Q_INT, true, 1, 3, RQ(fc.fu)},
-    {"fo", Q_INT, true, 1, 2, RQ(fc.fo)},
-    {"lim", Q_INT, true, 0, INT_MAX, RQ(fc.lim)},
-    {"ofst", Q_INT, true, 1, INT_MAX, RQ(fc.ofst)},
-    {"lvl", Q_INT, true, 1, INT_MAX, RQ(fc.lvl)},
-    {"sts", Q_I64, true, 1, Q_BIG, RQ(fc.sts)},
-    {"stb", Q_I64, true, 0, Q_BIG, RQ(fc.stb)},
-    {"crb", Q_TS, true, 0, 0, RQ(fc.crb)},
-    {"cra", Q_TS, true, 0, 0, RQ(fc.cra)},
-    {"ms", Q_TS, true, 0, 0, RQ(fc.ms)},
-    {"us", Q_TS, true, 0, 0, RQ(fc.us)},
-    {"exb", Q_TS, true, 0, 0, RQ(fc.exb)},
-    {"exa", Q_TS, true, 0, 0, RQ(fc.exa)},
-    {"ty", Q_TY, true, 1, 65535, 0},
-    {"lbl", Q_LBL, true, 0, 0, 0},
-};
-_Static_assert(M2M_ARRAY_LEN(query_params) <= 32, "seen_q bitmask");
-
-static const struct qparam *find_param(const uint8_t *name, size_t n)
-{
-    for (size_t i = 0; i < M2M_ARRAY_LEN(query_params); i++)
-        if (strlen(query_params[i].name) == n && memcmp(query_params[i].name, name, n) == 0)
-            return &query_params[i];
-    return NULL;
-}
-
-/* One item of a '+'-joined list ("ty=2+3"); repeated options add to the list. */
-static m2m_rc list_item(struct mapctx *c, const struct qparam *p, const uint8_t *s, size_t n)
-{
-    struct m2m_filter *f = &c->req->fc;
-    int64_t v = 0;
-    if (n == 0)
-        return bad(c, RSC_BAD_REQUEST, "empty value in query parameter '%s'", p->name);
-    if (p->kind == Q_TY) {
-        if (!parse_int(s, n, p->lo, p->hi, &v))
-            return bad(c, RSC_BAD_REQUEST, "invalid resource type in query parameter 'ty'");
-        if (f->n_ty >= M2M_FC_MAX_TY)
-            return bad(c, RSC_BAD_REQUEST, "too many values for query parameter 'ty'");
-        f->ty[f->n_ty++] = (int)v;
-        return M2M_OK;
-    }
-    if (f->n_lbl >= M2M_FC_MAX_LBL)
-        return bad(c, RSC_BAD_REQUEST, "too many values for query parameter 'lbl'");
-    char *d = strndup((const char *)s, n);
-    if (d == NULL)
-        return M2M_ERR_NOMEM;
-    f->lbl[f->n_lbl++] = d;
-    return M2M_OK;
-}
-
-static m2m_rc list_param(struct mapctx *c, const struct qparam *p, const uint8_t *v, size_t n)
-{
-    size_t s = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && v[i] != '+')
-            continue;
-        RETURN_IF_ERR(list_item(c, p, v + s, i - s));
-        s = i + 1;
-    }
-    return M2M_OK;
-}
-
-static bool scalar_value(struct mapctx *c, const struct qparam *p, const uint8_t *v, size_t n)
-{
-    char *base = (char *)c->req;
-    int64_t x = 0;
-    switch (p->kind) {
-    case Q_INT:
-        if (!parse_int(v, n, p->lo, p->hi, &x))
-            return false;
-        *(int *)(base + p->off) = (int)x;
-        return true;
-    case Q_I64:
-        if (!parse_int(v, n, p->lo, p->hi, &x))
-            return false;
-        *(int64_t *)(base + p->off) = x;
-        return true;
-    case Q_OP:
-        if (!parse_int(v, n, p->lo, p->hi, &x))
-            return false;
-        c->op_q = (int)x;
-        return true;
-    case Q_TS: return n > 0 && m2m_ts_parse((const char *)v, n, (int64_t *)(base + p->off));
-    case Q_BOOL: /* TS-0009 Table 6.2.2.2-1: 'false', 'true', '0' and '1' */
-        return (n == 4 && !memcmp(v, "true", 4)) || (n == 5 && !memcmp(v, "false", 5)) ||
-               (n == 1 && (v[0] == '0' || v[0] == '1'));
-    case Q_RP: return n > 0;
-    case Q_TY:
-    case Q_LBL: break;
-    }
-    return false;
-}
-
-/* One Uri-Query option "name=value" (RFC 7252 6.5: already percent-decoded by the client). */
+/* One Uri-Query option "name=value" (RFC 7252 6.5: already percent-decoded by the client). The
+ * parameters are primparam's, with "op" (TS-0008 6.2.1: the Operation of a non-blocking POST)
+ * accepted here only. */
 static m2m_rc map_query(struct mapctx *c, const uint8_t *s, size_t n)
 {
     const uint8_t *eq = memchr(s, '=', n);
@@ -267,42 +136,15 @@ static m2m_rc map_query(struct mapctx *c, const uint8_t *s, size_t n)
         return bad(c, RSC_BAD_REQUEST, "Uri-Query without '='");
     if (!printable(s, n))
         return bad(c, RSC_BAD_REQUEST, "invalid character in Uri-Query");
+    const char *k = (const char *)s;
     size_t kn = (size_t)(eq - s);
-    const struct qparam *p = find_param(s, kn);
-    if (p == NULL)
-        return bad(c, RSC_BAD_REQUEST, "unknown query parameter '%.*s'", (int)(kn > 40 ? 40 : kn),
-                   (const char *)s);
-    const uint8_t *v = eq + 1;
-    size_t vn = n - kn - 1;
-    if (p->fc)
-        c->req->has_fc = true;
-    if (p->fc && p->kind != Q_TY)
+    if (primparam_is_fc(k, kn) && !(kn == 2 && memcmp(k, "ty", 2) == 0))
         c->q_fc_other = true;
-    if (p->kind == Q_TY || p->kind == Q_LBL)
-        return list_param(c, p, v, vn);
-    uint32_t bit = 1u << (p - query_params);
-    if (c->seen_q & bit)
-        return bad(c, RSC_BAD_REQUEST, "duplicate query parameter '%s'", p->name);
-    c->seen_q |= bit;
-    if (!scalar_value(c, p, v, vn))
-        return bad(c, RSC_BAD_REQUEST, "invalid value for query parameter '%s'", p->name);
-    return M2M_OK;
+    return primparam_rc(c->rsc, primparam_apply(c->req, k, kn, (const char *)eq + 1, n - kn - 1,
+                                                true, &c->op_q, &c->seen_q, c->errmsg, c->errlen));
 }
 
 /* ---- oneM2M options (TS-0008 6.2.2.4) ------------------------------------------------ */
-
-/* TS-0004 m2m:absRelTimestamp: an absolute timestamp, or digits meaning milliseconds from the
- * reception time. */
-static bool parse_abs_rel(const struct m2m_request *r, const uint8_t *v, size_t n, int64_t *out)
-{
-    int64_t ms = 0;
-    if (parse_int(v, n, 0, 100LL * 366 * 86400 * 1000, &ms)) {
-        int64_t base = r->t_recv_us ? r->t_recv_us : m2m_now_us();
-        *out = base + ms * 1000;
-        return true;
-    }
-    return n > 0 && m2m_ts_parse((const char *)v, n, out);
-}
 
 static m2m_rc set_str(struct mapctx *c, char **field, const uint8_t *v, size_t n, const char *name)
 {
@@ -326,7 +168,7 @@ static m2m_rc map_rvi(struct mapctx *c, const uint8_t *v, size_t n)
 static m2m_rc map_time(struct mapctx *c, int64_t *field, const uint8_t *v, size_t n,
                        const char *name)
 {
-    if (n > 32 || !parse_abs_rel(c->req, v, n, field))
+    if (n > 32 || !primparam_abs_rel(c->req, (const char *)v, n, field))
         return bad(c, RSC_BAD_REQUEST, "invalid timestamp in %s", name);
     return M2M_OK;
 }

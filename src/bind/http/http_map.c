@@ -9,6 +9,7 @@
 
 #include "base/timeutil.h"
 #include "bind/http/http.h"
+#include "model/primparam.h"
 
 /* Error reporting for one mapping run. */
 struct mapctx {
@@ -16,7 +17,7 @@ struct mapctx {
     m2m_rsc *rsc;
     char *errmsg;
     size_t errlen;
-    uint32_t seen; /* bit per query_params[] entry: duplicate detection */
+    struct primparam_seen seen; /* query parameters: duplicate detection */
 };
 
 static m2m_rc bad(struct mapctx *c, m2m_rsc rsc, const char *fmt, ...)
@@ -78,23 +79,6 @@ static m2m_rc pct_decode(const char *s, size_t n, char **out)
 bad:
     free(d);
     return M2M_ERR_MALFORMED;
-}
-
-/* Digits only (no sign, no spaces), at most 18 of them, value within [lo, hi]. */
-static bool parse_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *v)
-{
-    int64_t x = 0;
-    if (n == 0 || n > 18)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (s[i] - '0');
-    }
-    if (x < lo || x > hi)
-        return false;
-    *v = x;
-    return true;
 }
 
 /* RFC 7230 3.2.6: tchar. */
@@ -196,141 +180,38 @@ out:
     return rc;
 }
 
-/* Query parameter kinds (TS-0009 Table 6.2.2.2-1). */
-enum qkind { Q_INT, Q_I64, Q_TS, Q_TY, Q_LBL, Q_BOOL, Q_RP };
-
-struct qparam {
-    const char *name;
-    enum qkind kind;
-    bool fc; /* an element of filterCriteria (TS-0004 6.3.5.8) */
-    int64_t lo, hi;
-    size_t off; /* field in struct m2m_request */
-};
-
-#define RQ(f) offsetof(struct m2m_request, f)
-#define Q_BIG 999999999999999999LL
-
-/* TS-0009 6.2.2.2 and TS-0004 6.3.4.2.6/7, 6.3.4.2.31/34, 6.3.5.8 for ranges. [INTERP] Only
- * these parameters are accepted: any other name (attribute short names used as filter
- * conditions, atrl partial retrieve, rids/tids/ltids/tqi/asi/auri/sqi, sza/szb/cty/smf/...) is
- * refused with 4000 naming it, because the request primitive has no place to carry it and
- * silently dropping a condition would widen a discovery or retrieve. rp and da are validated and
- * then dropped (the primitive has no field for them; they do not widen anything). */
-static const struct qparam query_params[] = {
-    {"rcn", Q_INT, false, 0, 11, RQ(rcn)},
-    {"rt", Q_INT, false, 1, 5, RQ(rt)},
-    {"drt", Q_INT, false, 1, 2, RQ(drt)},
-    {"rp", Q_RP, false, 0, 0, 0},
-    {"da", Q_BOOL, false, 0, 0, 0},
-    {"fu", Q_INT, true, 1, 3, RQ(fc.fu)},
-    {"fo", Q_INT, true, 1, 2, RQ(fc.fo)},
-    {"lim", Q_INT, true, 0, INT_MAX, RQ(fc.lim)},
-    {"ofst", Q_INT, true, 1, INT_MAX, RQ(fc.ofst)},
-    {"lvl", Q_INT, true, 1, INT_MAX, RQ(fc.lvl)},
-    {"sts", Q_I64, true, 1, Q_BIG, RQ(fc.sts)},
-    {"stb", Q_I64, true, 0, Q_BIG, RQ(fc.stb)},
-    {"crb", Q_TS, true, 0, 0, RQ(fc.crb)},
-    {"cra", Q_TS, true, 0, 0, RQ(fc.cra)},
-    {"ms", Q_TS, true, 0, 0, RQ(fc.ms)},
-    {"us", Q_TS, true, 0, 0, RQ(fc.us)},
-    {"exb", Q_TS, true, 0, 0, RQ(fc.exb)},
-    {"exa", Q_TS, true, 0, 0, RQ(fc.exa)},
-    {"ty", Q_TY, true, 1, 65535, 0},
-    {"lbl", Q_LBL, true, 0, 0, 0},
-};
-
-static const struct qparam *find_param(const char *name)
-{
-    for (size_t i = 0; i < M2M_ARRAY_LEN(query_params); i++)
-        if (strcmp(query_params[i].name, name) == 0)
-            return &query_params[i];
-    return NULL;
-}
-
-/* One item of a '+'-joined list (TS-0009 6.2.2.2: "ty=2+3+4"; repeated fields add to it). */
-static m2m_rc list_item(struct mapctx *c, const struct qparam *p, const char *s, size_t n)
-{
-    struct m2m_filter *f = &c->req->fc;
-    char *d = NULL;
-    int64_t v = 0;
-    m2m_rc rc = pct_decode(s, n, &d);
-    if (rc == M2M_ERR_MALFORMED || (rc == M2M_OK && d[0] == 0)) {
-        free(d);
-        return bad(c, RSC_BAD_REQUEST, "invalid value in query parameter '%s'", p->name);
-    }
-    if (rc != M2M_OK)
-        return rc;
-    if (p->kind == Q_TY) {
-        bool ok = parse_int(d, strlen(d), p->lo, p->hi, &v);
-        free(d);
-        if (!ok)
-            return bad(c, RSC_BAD_REQUEST, "invalid resource type in query parameter 'ty'");
-        if (f->n_ty >= M2M_FC_MAX_TY)
-            return bad(c, RSC_BAD_REQUEST, "too many values for query parameter 'ty'");
-        f->ty[f->n_ty++] = (int)v;
-        return M2M_OK;
-    }
-    if (f->n_lbl >= M2M_FC_MAX_LBL) {
-        free(d);
-        return bad(c, RSC_BAD_REQUEST, "too many values for query parameter 'lbl'");
-    }
-    f->lbl[f->n_lbl++] = d;
-    return M2M_OK;
-}
-
-static m2m_rc list_param(struct mapctx *c, const struct qparam *p, const char *v, size_t n)
+/* A ty or lbl value (TS-0009 6.2.2.2: "ty=2+3+4"): split at '+' before percent-decoding, so
+ * that "%2B" stays a '+' inside one label; each decoded item is added as it is. */
+static m2m_rc list_param(struct mapctx *c, const char *key, const char *v, size_t n)
 {
     size_t s = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && v[i] != '+')
             continue;
-        RETURN_IF_ERR(list_item(c, p, v + s, i - s));
+        char *d = NULL;
+        m2m_rc rc = pct_decode(v + s, i - s, &d);
+        if (rc == M2M_ERR_NOMEM)
+            return rc;
+        if (rc == M2M_ERR_MALFORMED || d[0] == 0) {
+            free(d);
+            return bad(c, RSC_BAD_REQUEST, "invalid value in query parameter '%s'", key);
+        }
+        rc = primparam_rc(c->rsc, primparam_add_item(c->req, key, strlen(key), d, strlen(d),
+                                                     c->errmsg, c->errlen));
+        free(d);
+        RETURN_IF_ERR(rc);
         s = i + 1;
     }
     return M2M_OK;
 }
 
-/* A single-valued parameter: decoded, then checked for its kind and range. */
-static m2m_rc scalar_param(struct mapctx *c, const struct qparam *p, const char *v, size_t n)
-{
-    char *d = NULL;
-    int64_t x = 0;
-    bool ok = false;
-    m2m_rc rc = pct_decode(v, n, &d);
-    if (rc == M2M_ERR_NOMEM)
-        return rc;
-    if (rc == M2M_OK && d[0] != 0) {
-        size_t dl = strlen(d);
-        char *base = (char *)c->req;
-        switch (p->kind) {
-        case Q_INT:
-            if ((ok = parse_int(d, dl, p->lo, p->hi, &x)))
-                *(int *)(base + p->off) = (int)x;
-            break;
-        case Q_I64:
-            if ((ok = parse_int(d, dl, p->lo, p->hi, &x)))
-                *(int64_t *)(base + p->off) = x;
-            break;
-        case Q_TS: ok = m2m_ts_parse(d, dl, (int64_t *)(base + p->off)); break;
-        case Q_BOOL: /* TS-0009 Table 6.2.2.2-1: 'false', 'true', '0' and '1' */
-            ok = !strcmp(d, "true") || !strcmp(d, "false") || !strcmp(d, "0") || !strcmp(d, "1");
-            break;
-        case Q_RP: ok = true; break;
-        case Q_TY:
-        case Q_LBL: break;
-        }
-    }
-    free(d);
-    if (!ok)
-        return bad(c, RSC_BAD_REQUEST, "invalid value for query parameter '%s'", p->name);
-    return M2M_OK;
-}
-
-/* One "name=value" pair of the query string. */
+/* One "name=value" pair of the query string: both are percent-decoded here, the parameter
+ * itself is primparam's. A value that does not decode is passed on as empty, which every
+ * single-valued parameter refuses after the name and duplicate checks. */
 static m2m_rc map_param(struct mapctx *c, const char *s, size_t n)
 {
     const char *eq = memchr(s, '=', n);
-    char *key = NULL;
+    char *key = NULL, *val = NULL;
     if (eq == NULL)
         return bad(c, RSC_BAD_REQUEST, "query parameter without '='");
     m2m_rc rc = pct_decode(s, (size_t)(eq - s), &key);
@@ -338,24 +219,22 @@ static m2m_rc map_param(struct mapctx *c, const char *s, size_t n)
         return bad(c, RSC_BAD_REQUEST, "malformed percent-encoding in query");
     if (rc != M2M_OK)
         return rc;
-    const struct qparam *p = find_param(key);
-    if (p == NULL) {
-        rc = bad(c, RSC_BAD_REQUEST, "unknown query parameter '%.40s'", key);
-        free(key);
-        return rc;
-    }
-    free(key);
     const char *v = eq + 1;
-    size_t vn = n - (size_t)(v - s);
-    if (p->fc)
-        c->req->has_fc = true;
-    if (p->kind == Q_TY || p->kind == Q_LBL)
-        return list_param(c, p, v, vn);
-    uint32_t bit = 1u << (p - query_params);
-    if (c->seen & bit)
-        return bad(c, RSC_BAD_REQUEST, "duplicate query parameter '%s'", p->name);
-    c->seen |= bit;
-    return scalar_param(c, p, v, vn);
+    size_t vn = n - (size_t)(v - s), kn = strlen(key);
+    if (primparam_is_list(key, kn)) {
+        rc = list_param(c, key, v, vn);
+        goto out;
+    }
+    rc = pct_decode(v, vn, &val);
+    if (rc == M2M_ERR_NOMEM)
+        goto out;
+    m2m_rsc r = primparam_apply(c->req, key, kn, val ? val : "", val ? strlen(val) : 0, false, NULL,
+                                &c->seen, c->errmsg, c->errlen);
+    rc = primparam_rc(c->rsc, r);
+out:
+    free(key);
+    free(val);
+    return rc;
 }
 
 /* Pairs are '&'-separated (TS-0009 6.2.2.2); empty pairs ("a=1&&b=2", a trailing '&') are
@@ -373,7 +252,7 @@ static m2m_rc map_query(struct mapctx *c, const char *q, size_t n)
     return M2M_OK;
 }
 
-_Static_assert(M2M_ARRAY_LEN(query_params) <= 32, "seen bitmask");
+#define RQ(f) offsetof(struct m2m_request, f)
 
 /* X-M2M-* request headers (TS-0009 6.4.7-6.4.23). Unknown headers are ignored (6.4.0). */
 enum hkind { H_STR, H_RVI, H_TIME };
@@ -393,24 +272,11 @@ static const struct hdef {
     {"X-M2M-VSI", H_STR, RQ(vsi)},   /* 6.4.23 */
 };
 
-/* TS-0004 m2m:absRelTimestamp: an absolute timestamp, or digits meaning milliseconds from the
- * reception time (req->t_recv_us when the caller set it, else the wall clock now). */
-static bool parse_abs_rel(const struct m2m_request *r, const char *v, size_t n, int64_t *out)
-{
-    int64_t ms = 0;
-    if (parse_int(v, n, 0, 100LL * 366 * 86400 * 1000, &ms)) {
-        int64_t base = r->t_recv_us ? r->t_recv_us : m2m_now_us();
-        *out = base + ms * 1000;
-        return true;
-    }
-    return m2m_ts_parse(v, n, out);
-}
-
 static m2m_rc map_header(struct mapctx *c, const struct hdef *d, const struct http_header *h)
 {
     char *base = (char *)c->req;
     if (d->kind == H_TIME) {
-        if (!parse_abs_rel(c->req, h->value, h->value_len, (int64_t *)(base + d->off)))
+        if (!primparam_abs_rel(c->req, h->value, h->value_len, (int64_t *)(base + d->off)))
             return bad(c, RSC_BAD_REQUEST, "invalid timestamp in %s", d->name);
         return M2M_OK;
     }
@@ -519,7 +385,7 @@ static m2m_rc parse_ctype(struct mapctx *c, const char *v, size_t n, struct ctyp
             return bad(c, RSC_BAD_REQUEST, "malformed Content-Type parameter");
         if (ieq(v + ns, ne - ns, "ty")) {
             int64_t ty = 0;
-            if (have_ty || !parse_int(v + vs, ve - vs, 1, 65535, &ty))
+            if (have_ty || !primparam_uint(v + vs, ve - vs, 1, 65535, &ty))
                 return bad(c, RSC_BAD_REQUEST, "invalid ty in Content-Type");
             have_ty = true;
             ct->ty = (int)ty;
@@ -571,7 +437,7 @@ m2m_rc http_to_request(const struct http_msg *m, struct m2m_request *req, m2m_rs
     m2m_request_init(&r);
     r.sec = req->sec;
     r.t_recv_us = req->t_recv_us;
-    struct mapctx c = {&r, rsc, errmsg, errlen, 0};
+    struct mapctx c = {&r, rsc, errmsg, errlen, {0}};
     *rsc = RSC_NONE;
     if (errmsg != NULL && errlen > 0)
         errmsg[0] = 0;
