@@ -58,6 +58,11 @@ void m2m_response_error(struct m2m_response *r, m2m_rsc rsc, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages may quote peer bytes (an originator, an identifier): keep the body valid UTF-8
+     * JSON by replacing anything outside printable ASCII (RFC 8259 8.1). */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     r->rsc = rsc;
     free(r->body);
     r->body = NULL;

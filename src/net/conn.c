@@ -70,6 +70,7 @@ static m2m_rc conn_new(struct srv_loop *l, int fd, int li, const struct sockaddr
     c->listener = li;
     c->in_cap = s->cfg.http.max_header_bytes + s->cfg.http.max_body + 2;
     c->t_open_ms = c->t_activity_ms = now_ms();
+    c->seq = ++l->conn_seq;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->sec.kind = M2M_SEC_NONE;
     memcpy(&c->sec.peer, peer, sizeof c->sec.peer);
@@ -96,6 +97,18 @@ out:
     return rc;
 }
 
+/* The oldest connection of l that has not sent any request and is not answering one, or NULL. */
+static struct srv_conn *conn_idle_victim(struct srv_loop *l)
+{
+    struct srv_conn *victim = NULL;
+    for (struct srv_conn *c = l->conns; c != NULL; c = c->next)
+        if (!c->served && c->n_pending == 0 && c->in.len == 0 &&
+            (c->state == CONN_OPEN || c->state == CONN_HANDSHAKE) &&
+            (victim == NULL || c->seq < victim->seq))
+            victim = c;
+    return victim;
+}
+
 /* Accepts every pending connection on lfd. Over max_connections a connection is closed at
  * once (it never gets a buffer or a TLS session). */
 void conn_accept(struct srv_loop *l, int lfd, int li)
@@ -115,10 +128,18 @@ void conn_accept(struct srv_loop *l, int lfd, int li)
             return;
         }
         if (atomic_fetch_add(&s->open, 1) >= s->cfg.max_connections) {
-            atomic_fetch_sub(&s->open, 1);
+            /* At the limit, a connection of this loop that never sent a request makes room
+             * (oldest first): a flood of idle connections cannot lock out real clients, whose
+             * connections are protected once they have sent a request. */
+            struct srv_conn *victim = conn_idle_victim(l);
+            if (victim == NULL) {
+                atomic_fetch_sub(&s->open, 1);
+                atomic_fetch_add(&s->rejected_limit, 1);
+                close(fd);
+                continue;
+            }
             atomic_fetch_add(&s->rejected_limit, 1);
-            close(fd);
-            continue;
+            conn_close(victim); /* gives its slot back */
         }
         if (conn_new(l, fd, li, &ss, sl) != M2M_OK) {
             atomic_fetch_sub(&s->open, 1);
@@ -364,6 +385,7 @@ static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
 {
     struct srv *s = c->loop->srv;
     struct srv_exchange *x = exchange_new(c);
+    c->served = true;
     if (x == NULL) {
         c->stop_parsing = c->close_after_out = true;
         return;

@@ -54,6 +54,8 @@ struct srv_conn {
     bool stop_parsing;    /* a request said Connection: close, or framing failed */
     bool close_after_out; /* close once `out` is flushed and the FIFO is empty */
     bool want_write;      /* the last write (or TLS step) hit EAGAIN */
+    bool served;          /* at least one request was received (eviction protects it) */
+    uint64_t seq;         /* accept order within the loop (oldest = smallest) */
     uint32_t ev_mask;     /* events registered with epoll */
     int64_t t_open_ms, t_activity_ms, t_req_start_ms, t_linger_ms;
     struct srv_conn *prev, *next; /* loop's connection list */
@@ -71,6 +73,7 @@ struct srv_loop {
     pthread_mutex_t mu; /* guards q_head/q_tail */
     struct srv_exchange *q_head, *q_tail;
     struct srv_conn *conns;  /* open connections */
+    uint64_t conn_seq;       /* last srv_conn.seq given */
     struct srv_conn *zombie; /* closed, freed at the end of the iteration */
     struct srv_conn *dirty;  /* need servicing after completions */
     int64_t last_tick_ms;

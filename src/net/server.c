@@ -155,15 +155,33 @@ static int loop_drain(struct srv_loop *l)
     return n;
 }
 
+/* Services answered exchanges and dirty connections. Each pass takes the current dirty list as
+ * a batch, so a connection that makes itself dirty again (a long pipeline of reads answered at
+ * once) waits for the next pass behind the others; after SETTLE_PASSES the loop goes back to
+ * epoll so that new connections and other sockets are served too (fairness). */
+#define SETTLE_PASSES 32
+
+static bool loop_has_work(struct srv_loop *l)
+{
+    if (l->dirty != NULL)
+        return true;
+    pthread_mutex_lock(&l->mu);
+    bool q = l->q_head != NULL;
+    pthread_mutex_unlock(&l->mu);
+    return q;
+}
+
 static void loop_settle(struct srv_loop *l)
 {
-    for (;;) {
+    for (int pass = 0; pass < SETTLE_PASSES; pass++) {
         int n = loop_drain(l);
         if (n == 0 && l->dirty == NULL)
             return;
-        while (l->dirty != NULL) {
-            struct srv_conn *c = l->dirty;
-            l->dirty = c->dirty_next;
+        struct srv_conn *batch = l->dirty;
+        l->dirty = NULL;
+        while (batch != NULL) {
+            struct srv_conn *c = batch;
+            batch = c->dirty_next;
             c->in_dirty = false;
             if (c->state != CONN_CLOSED)
                 conn_service(c);
@@ -290,7 +308,9 @@ static void *loop_main(void *arg)
             if (atomic_load(&s->outstanding) == 0)
                 break;
         }
-        int n = epoll_wait(l->epfd, evs, (int)M2M_ARRAY_LEN(evs), SRV_TICK_MS);
+        /* work left over from a bounded settle: poll without sleeping */
+        int n = epoll_wait(l->epfd, evs, (int)M2M_ARRAY_LEN(evs),
+                           loop_has_work(l) ? 0 : SRV_TICK_MS);
         if (n < 0 && errno != EINTR) {
             log_error("net: epoll_wait: %s", strerror(errno));
             n = 0;

@@ -38,7 +38,9 @@ struct srv_cfg {
     struct srv_listener_cfg listeners[SRV_MAX_LISTENERS];
     int n_listeners;
     int threads;              /* event-loop threads, default = number of cores */
-    int max_connections;      /* total, default 1024; over it new connections are closed */
+    int max_connections;      /* total, default 1024; at it, the loop's oldest connection that
+                                 never sent a request is closed to make room, else the new
+                                 connection is closed */
     int idle_timeout_ms;      /* keep-alive idle, default 60000 */
     int read_timeout_ms;      /* a started request must complete within this, default 10000 */
     int handshake_timeout_ms; /* TLS handshake, default 10000 */

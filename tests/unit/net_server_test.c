@@ -560,9 +560,17 @@ static void test_connection_limit(void **state)
     assert_non_null(c);
     srv_cfg_default(&cfg);
     cfg.max_connections = 4;
+    cfg.threads = 1; /* one loop: eviction candidates are per loop */
     th_init(&t, TH_ECHO, 0, 0, false);
     struct srv *s = start(&cfg, &t);
-    for (int i = 0; i < 6; i++)
+    /* four clients that have sent a request are protected ... */
+    for (int i = 0; i < 4; i++) {
+        cl_open(&c[i], srv_bound_port(s, 0));
+        cl_get(&c[i], "x", "l");
+        assert_int_equal(cl_recv(&c[i], &r), 200);
+    }
+    /* ... so two more are refused at once */
+    for (int i = 4; i < 6; i++)
         cl_open(&c[i], srv_bound_port(s, 0));
     int closed = 0;
     for (int i = 0; i < 6; i++)
@@ -573,25 +581,30 @@ static void test_connection_limit(void **state)
     assert_int_equal(st.rejected_limit, 2);
     assert_int_equal(st.accepted, 4);
     assert_int_equal(st.open_connections, 4);
-    /* the accepted ones work; after closing one a new client is served again */
-    int served = 0;
-    for (int i = 0; i < 6; i++) {
-        struct pollfd p = {.fd = c[i].fd, .events = POLLIN};
-        if (poll(&p, 1, 0) != 0)
-            continue; /* closed by the server */
-        cl_get(&c[i], "x", "l");
+    for (int i = 0; i < 4; i++) {
+        cl_get(&c[i], "x", "again");
         assert_int_equal(cl_recv(&c[i], &r), 200);
-        served++;
     }
-    assert_int_equal(served, 4);
     for (int i = 0; i < 6; i++)
         cl_close(&c[i]);
     wait_stat(s, 0, 2000);
+    /* four idle connections (nothing sent): a new client takes the oldest one's slot */
+    for (int i = 0; i < 4; i++)
+        cl_open(&c[i], srv_bound_port(s, 0));
+    wait_stat(s, 4, 2000);
     struct cl d;
     cl_open(&d, srv_bound_port(s, 0));
-    cl_get(&d, "x", "again");
+    cl_get(&d, "x", "newcomer");
     assert_int_equal(cl_recv(&d, &r), 200);
+    closed = 0;
+    for (int i = 0; i < 4; i++)
+        closed += cl_closed_within(&c[i], 500);
+    assert_int_equal(closed, 1);
+    srv_get_stats(s, &st);
+    assert_int_equal(st.open_connections, 4);
     cl_close(&d);
+    for (int i = 0; i < 4; i++)
+        cl_close(&c[i]);
     srv_stop(s);
     th_done(&t);
     free(c);
