@@ -7,7 +7,7 @@ BUILD_ASAN := build/asan
 BUILD_FUZZ := build/fuzz
 RUN_ARGS ?=
 
-.PHONY: all deps build run test bench fuzz format clean
+.PHONY: all deps build run test bench fuzz format clean soak valgrind
 
 all: build
 
@@ -38,7 +38,7 @@ bench:
 	bench/run.sh $(BUILD_RELEASE)
 
 fuzz:
-	@scripts/deps.sh fuzz
+	@scripts/deps.sh test fuzz
 	CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DM2M_FUZZ=ON
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
@@ -48,3 +48,19 @@ format:
 
 clean:
 	rm -rf build
+
+# Reliability gates at soak scale on the ASan build: hostile clients (M2M_SOAK=1) and 50+
+# kill -9 rounds, < 10 minutes. See docs/RELIABILITY.md.
+soak:
+	@scripts/deps.sh test
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Asan
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target m2msec
+	tests/soak/run.sh $(BUILD_ASAN)
+
+# The integration tests with the server under valgrind memcheck (Debug build, no ASan).
+# Zero reports is the bar. See docs/RELIABILITY.md.
+valgrind:
+	@scripts/deps.sh test
+	cmake -S . -B build/valgrind -G Ninja -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build/valgrind -j $(JOBS) --target m2msec
+	tests/soak/valgrind_run.sh build/valgrind
