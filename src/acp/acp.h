@@ -55,7 +55,8 @@ struct acp_policy {
     const struct acp_ruleset *rules;
 };
 
-/* Broken-down UTC time of the request (the pipeline converts rq_time; the engine reads no clock). */
+/* Broken-down UTC time of the request (the pipeline converts rq_time; the engine reads no clock).
+ */
 struct acp_time {
     int sec, min, hour, mday, mon /* 1-12 */, wday /* 0 = Sunday */, year;
 };
@@ -65,29 +66,29 @@ enum acp_orig_kind { ACP_ORIG_AE = 1, ACP_ORIG_CSE = 2, ACP_ORIG_OTHER = 3 };
 
 /* The request descriptor: every input of TS-0003 7.1.2 Table 7.1.2-1. */
 struct acp_request {
-    const char *originator;   /* absolute form, e.g. "//sp/id-in/Cae1", "//sp/Sae1", "//sp/id-mn" */
-    size_t originator_len;    /* explicit length: an embedded NUL never matches */
+    const char *originator; /* absolute form, e.g. "//sp/id-in/Cae1", "//sp/Sae1", "//sp/id-mn" */
+    size_t originator_len;  /* explicit length: an embedded NUL never matches */
     enum acp_orig_kind orig_kind;
     const char *const *role_ids; /* validated role IDs (roles issue), may be NULL */
     size_t n_role_ids;
-    const char *const *groups;  /* IDs of <group>s the pipeline found the originator to be a member
-                                   of, as they appear in acor entries (issue 3), may be NULL */
+    const char *const *groups; /* IDs of <group>s the pipeline found the originator to be a member
+                                  of, as they appear in acor entries (issue 3), may be NULL */
     size_t n_groups;
-    uint32_t op;              /* exactly one acp_op_bit */
-    int create_ty;            /* resource type being created (op == CREATE), else 0 */
-    int target_ty;            /* type of the addressed resource (the parent on CREATE) */
+    uint32_t op;                 /* exactly one acp_op_bit */
+    int create_ty;               /* resource type being created (op == CREATE), else 0 */
+    int target_ty;               /* type of the addressed resource (the parent on CREATE) */
     const char *target_spty_cnd; /* containerDefinition of the target (ty 28), NULL if none */
-    int target_spty_mgd;      /* mgmtDefinition of the target (ty 13), 0 if none */
+    int target_spty_mgd;         /* mgmtDefinition of the target (ty 13), 0 if none */
     const char *create_spty_cnd; /* cnd in the CREATE content, NULL if none */
-    int create_spty_mgd;      /* mgd in the CREATE content, 0 if none */
-    bool authenticated;       /* rq_authn (TS-0003 7.1.2) */
-    struct acp_time time;     /* rq_time, UTC */
+    int create_spty_mgd;         /* mgd in the CREATE content, 0 if none */
+    bool authenticated;          /* rq_authn (TS-0003 7.1.2) */
+    struct acp_time time;        /* rq_time, UTC */
     bool has_ip;
-    int ip_family;            /* 4 or 6; an IPv4-mapped IPv6 address is matched as IPv4 */
+    int ip_family; /* 4 or 6; an IPv4-mapped IPv6 address is matched as IPv4 */
     uint8_t ip[16];
-    bool has_location;        /* rq_loc available */
+    bool has_location; /* rq_loc available */
     double lat, lon;
-    char country[3];          /* ISO 3166-1 alpha-2 or "" */
+    char country[3]; /* ISO 3166-1 alpha-2 or "" */
 };
 
 /* Why a rule did not grant (bitmask); 0 means the rule granted. */
@@ -103,7 +104,8 @@ enum acp_rule_fail {
 
 struct acp_decision {
     bool permit;
-    int policy_index; /* index into the policy array of the deciding (first permitting) policy, -1 */
+    int policy_index; /* index into the policy array of the deciding (first permitting) policy, -1
+                       */
     int rule_index;   /* index of the permitting rule within that policy, -1 */
 };
 
@@ -123,7 +125,8 @@ bool acp_originator_matches(const char *entry, const struct acp_host *host, cons
 
 /* Normalises an ID to absolute form per SPEC-MAP A6 step 1: "Cx"/"Sx" stem (registered with the
  * CSE `host`) -> "//sp/csi/Cx" or "//sp/Sx"; "/csi" or "/csi/x" -> "//sp/csi..."; "//..." kept.
- * Returns M2M_ERR_MALFORMED for empty input, whitespace, or NUL; M2M_ERR_LIMIT if outlen too small. */
+ * Returns M2M_ERR_MALFORMED for empty input, whitespace, or NUL; M2M_ERR_LIMIT if outlen too small.
+ */
 M2M_WARN_UNUSED m2m_rc acp_id_absolute(const char *id, size_t id_len, const struct acp_host *host,
                                        char *out, size_t outlen);
 

@@ -71,11 +71,16 @@ int cmd_acp(int argc, char **argv)
         return 2;
     }
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},    {"target", required_argument, NULL, 't'},
-        {"op", required_argument, NULL, 'o'},     {"originator", required_argument, NULL, 'g'},
-        {"from", required_argument, NULL, 'f'},   {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'k'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, 'u'},
+        {"target", required_argument, NULL, 't'},
+        {"op", required_argument, NULL, 'o'},
+        {"originator", required_argument, NULL, 'g'},
+        {"from", required_argument, NULL, 'f'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = "http://127.0.0.1:8080", *target = NULL, *op = NULL, *orig = NULL;

@@ -57,7 +57,8 @@ static void usage(FILE *f)
             "\n"
             "m2msec pki issue --data-dir DIR --uri URI [--cn CN] [--days N] --out-cert F "
             "--out-key F\n"
-            "                 [--flavour cse|ae|node|device]  (SAN URI //sp/csi, //sp/csi/C.., urn:..)\n");
+            "                 [--flavour cse|ae|node|device]  (SAN URI //sp/csi, //sp/csi/C.., "
+            "urn:..)\n");
 }
 
 static int set_or_die(struct cse_config *c, const char *k, const char *v)
@@ -71,13 +72,16 @@ static int set_or_die(struct cse_config *c, const char *k, const char *v)
 }
 
 /* The CoAP binding reads PSKs from the credential database through these adapters. */
-static m2m_rc coap_psk_lookup(void *cs, const char *id, size_t idlen, uint8_t *key,
-                              size_t *keylen, struct cred_binding *b)
+static m2m_rc coap_psk_lookup(void *cs, const char *id, size_t idlen, uint8_t *key, size_t *keylen,
+                              struct cred_binding *b)
 {
     return credstore_psk_lookup(cs, id, idlen, key, keylen, b);
 }
 
-static bool coap_revoked(void *cs, const char *cred_id) { return credstore_is_revoked(cs, cred_id); }
+static bool coap_revoked(void *cs, const char *cred_id)
+{
+    return credstore_is_revoked(cs, cred_id);
+}
 
 /* Starts the CoAP/CoAPS listeners (TS-0008) on the same pipeline as HTTP. When HTTPS is off the
  * credential database is opened here for CoAPS (*creds, closed by the caller). */
@@ -145,11 +149,19 @@ static int cmd_cse(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *keys[] = {NULL,          "http.listen",  "https.listen",
-                                 "cse.id",      "cse.name",     "cse.sp_id",
-                                 "cse.admin",   "log.level",    "net.threads",
-                                 "limits.max_body", "limits.max_connections",
-                                 "limits.idle_timeout_ms", "limits.read_timeout_ms"};
+    static const char *keys[] = {NULL,
+                                 "http.listen",
+                                 "https.listen",
+                                 "cse.id",
+                                 "cse.name",
+                                 "cse.sp_id",
+                                 "cse.admin",
+                                 "log.level",
+                                 "net.threads",
+                                 "limits.max_body",
+                                 "limits.max_connections",
+                                 "limits.idle_timeout_ms",
+                                 "limits.read_timeout_ms"};
     struct cse_config cfg;
     cse_config_default(&cfg);
     char err[512];
@@ -266,8 +278,8 @@ static int cmd_cse(int argc, char **argv)
         printf(" coaps=%s:%d", cfg.coaps_addr, coap_server_port(coap, true));
     printf("\n");
     fflush(stdout);
-    log_info("CSE %s (%s) of SP %s ready; admin originator %s", cfg.cse_id, cfg.cse_name,
-             cfg.sp_id, cfg.admin);
+    log_info("CSE %s (%s) of SP %s ready; admin originator %s", cfg.cse_id, cfg.cse_name, cfg.sp_id,
+             cfg.admin);
     int sig = 0;
     sigwait(&set, &sig);
     log_info("signal %d: stopping", sig);

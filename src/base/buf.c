@@ -37,7 +37,10 @@ m2m_rc m2m_buf_append(struct m2m_buf *b, const void *p, size_t n)
     return M2M_OK;
 }
 
-m2m_rc m2m_buf_append_str(struct m2m_buf *b, const char *s) { return m2m_buf_append(b, s, strlen(s)); }
+m2m_rc m2m_buf_append_str(struct m2m_buf *b, const char *s)
+{
+    return m2m_buf_append(b, s, strlen(s));
+}
 
 m2m_rc m2m_buf_appendf(struct m2m_buf *b, const char *fmt, ...)
 {
@@ -67,7 +70,10 @@ void m2m_buf_consume(struct m2m_buf *b, size_t n)
     b->len -= n;
 }
 
-void m2m_buf_reset(struct m2m_buf *b) { b->len = 0; }
+void m2m_buf_reset(struct m2m_buf *b)
+{
+    b->len = 0;
+}
 
 void m2m_buf_free(struct m2m_buf *b)
 {

@@ -14,7 +14,10 @@ struct m2m_buf {
     size_t limit; /* 0 = no limit beyond SIZE_MAX/2 */
 };
 
-#define M2M_BUF_INIT {NULL, 0, 0, 0}
+#define M2M_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Ensures room for `more` further bytes. M2M_ERR_LIMIT past buf->limit. */
 M2M_WARN_UNUSED m2m_rc m2m_buf_reserve(struct m2m_buf *b, size_t more);

@@ -11,8 +11,14 @@
 
 static _Atomic int g_level = M2M_LOG_INFO;
 
-void m2m_log_set_level(enum m2m_log_level lvl) { atomic_store(&g_level, (int)lvl); }
-enum m2m_log_level m2m_log_get_level(void) { return (enum m2m_log_level)atomic_load(&g_level); }
+void m2m_log_set_level(enum m2m_log_level lvl)
+{
+    atomic_store(&g_level, (int)lvl);
+}
+enum m2m_log_level m2m_log_get_level(void)
+{
+    return (enum m2m_log_level)atomic_load(&g_level);
+}
 
 int m2m_log_level_parse(const char *s)
 {
@@ -34,8 +40,8 @@ void m2m_log(enum m2m_log_level lvl, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, tag[lvl]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, tag[lvl]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -2,8 +2,8 @@
  * pure decision engine (src/acp). The system ACP (SYSTEM_ACP_RI) is added to every set so that the
  * admin's rights are policy data, visible and restrictable, never a bypass. */
 #include <arpa/inet.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -21,7 +21,7 @@ uint32_t authz_op_bit(const struct m2m_request *req)
     case M2M_OP_RETRIEVE:
         /* SPEC-MAP A7: fu=1 (discovery) selects the DISCOVERY bit. */
         return (req->has_fc && (req->fc.fu == 1 || req->fc.fu == 3)) ? ACP_OP_DISCOVERY
-                                                                       : ACP_OP_RETRIEVE;
+                                                                     : ACP_OP_RETRIEVE;
     case M2M_OP_UPDATE: return ACP_OP_UPDATE;
     case M2M_OP_DELETE: return ACP_OP_DELETE;
     case M2M_OP_NOTIFY: return ACP_OP_NOTIFY;
@@ -67,8 +67,7 @@ static void fill_request(struct rq *q, uint32_t op_bit, int create_ty, struct re
     fill_ip(&q->req->sec, a);
     /* rq_loc (TS-0003 7.1.2, Annex F): from the operator's location table, never from the
      * device; unknown -> rules with a region do not match. */
-    a->has_location = location_lookup(q->cse->locations, q->orig_abs, &a->lat, &a->lon,
-                                      a->country);
+    a->has_location = location_lookup(q->cse->locations, q->orig_abs, &a->lat, &a->lon, a->country);
     if (create_attrs) {
         const cJSON *cnd = cJSON_GetObjectItemCaseSensitive(create_attrs, "cnd");
         a->create_spty_cnd = cJSON_IsString(cnd) ? cnd->valuestring : NULL;
@@ -221,7 +220,8 @@ static size_t find_groups(struct rq *q, const struct pset *ps, bool self, const 
     return n;
 }
 
-/* ---- audit and explanations ------------------------------------------------------------------- */
+/* ---- audit and explanations -------------------------------------------------------------------
+ */
 
 static const char *op_name(uint32_t bit)
 {
@@ -242,8 +242,7 @@ static void peer_text(const struct m2m_secctx *s, char *out, size_t n)
     if (s->peer.ss_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->peer)->sin_addr, out, (socklen_t)n);
     else if (s->peer.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, out,
-                  (socklen_t)n);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->peer)->sin6_addr, out, (socklen_t)n);
 }
 
 /* Comma-joined names of the components in an acp_rule_fail mask. */
@@ -252,9 +251,9 @@ static void fail_text(unsigned m, char *out, size_t n)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{ACP_FAIL_ORIGINATOR, "originator"},  {ACP_FAIL_OPERATION, "operation"},
-                 {ACP_FAIL_CONTEXT_TIME, "time"},      {ACP_FAIL_CONTEXT_IP, "ip"},
-                 {ACP_FAIL_CONTEXT_LOCATION, "location"}, {ACP_FAIL_AUTHN, "authentication"},
+    } names[] = {{ACP_FAIL_ORIGINATOR, "originator"},       {ACP_FAIL_OPERATION, "operation"},
+                 {ACP_FAIL_CONTEXT_TIME, "time"},           {ACP_FAIL_CONTEXT_IP, "ip"},
+                 {ACP_FAIL_CONTEXT_LOCATION, "location"},   {ACP_FAIL_AUTHN, "authentication"},
                  {ACP_FAIL_OBJECT_DETAILS, "objectDetails"}};
     size_t len = 0;
     out[0] = 0;
@@ -282,8 +281,10 @@ static void audit_deny(struct rq *q, const struct acp_request *a, const struct p
     if (ps->n == 0 || all == 0)
         snprintf(reason, sizeof reason, "%s", ps->owner_of ? "not-creator" : "no-rules");
     peer_text(&q->req->sec, peer, sizeof peer);
-    struct audit_event e = {q->now_us, "decision", q->orig_abs, q->authn, op_name(a->op), what,
-                            "deny", NULL, -1, reason, peer, RSC_ORIGINATOR_HAS_NO_PRIVILEGE};
+    struct audit_event e = {q->now_us, "decision",     q->orig_abs,
+                            q->authn,  op_name(a->op), what,
+                            "deny",    NULL,           -1,
+                            reason,    peer,           RSC_ORIGINATOR_HAS_NO_PRIVILEGE};
     audit_write(q->cse->audit, &e);
 }
 
@@ -296,12 +297,14 @@ void audit_change(struct rq *q, const char *event, const struct res *r)
     const char *op = q->req->op == M2M_OP_CREATE   ? "CREATE"
                      : q->req->op == M2M_OP_UPDATE ? "UPDATE"
                                                    : "DELETE";
-    struct audit_event e = {q->now_us, event, q->orig_abs, q->authn, op, r->ri, NULL,
-                            r->ty == TY_ACP ? r->ri : NULL, -1, NULL, peer, q->resp->rsc};
+    struct audit_event e = {q->now_us, event, q->orig_abs, q->authn,
+                            op,        r->ri, NULL,        r->ty == TY_ACP ? r->ri : NULL,
+                            -1,        NULL,  peer,        q->resp->rsc};
     audit_write(q->cse->audit, &e);
 }
 
-/* ---- decisions --------------------------------------------------------------------------------- */
+/* ---- decisions ---------------------------------------------------------------------------------
+ */
 
 static bool is_creator(struct rq *q, const struct res *r)
 {
@@ -371,16 +374,17 @@ bool authz_check_fopt(struct rq *q, struct res *grp, uint32_t op_bit)
     return decide(q, &a, &ps, grp->ri);
 }
 
-/* ---- the explain request ----------------------------------------------------------------------- */
+/* ---- the explain request -----------------------------------------------------------------------
+ */
 
 static uint32_t parse_op(const char *s, size_t n, int *create_ty, bool *acpi)
 {
     static const struct {
         const char *name;
         uint32_t bit;
-    } ops[] = {{"create", ACP_OP_CREATE}, {"retrieve", ACP_OP_RETRIEVE},
-               {"update", ACP_OP_UPDATE}, {"delete", ACP_OP_DELETE},
-               {"notify", ACP_OP_NOTIFY}, {"discovery", ACP_OP_DISCOVERY},
+    } ops[] = {{"create", ACP_OP_CREATE},     {"retrieve", ACP_OP_RETRIEVE},
+               {"update", ACP_OP_UPDATE},     {"delete", ACP_OP_DELETE},
+               {"notify", ACP_OP_NOTIFY},     {"discovery", ACP_OP_DISCOVERY},
                {"update-acpi", ACP_OP_UPDATE}};
     *create_ty = 0;
     *acpi = false;
@@ -429,8 +433,7 @@ static cJSON *explain_json(struct rq *q2, struct res *target, struct acp_request
     cJSON *dp = cJSON_AddObjectToObject(o, "defaultPolicy");
     cJSON_AddBoolToObject(dp, "applies", ps->owner_of != NULL);
     if (ps->owner_of) {
-        cJSON_AddStringToObject(dp, "creator",
-                                ps->owner_of->creator ? ps->owner_of->creator : "");
+        cJSON_AddStringToObject(dp, "creator", ps->owner_of->creator ? ps->owner_of->creator : "");
         cJSON_AddBoolToObject(dp, "grants", by_default);
     }
     if (d.permit) {
@@ -507,11 +510,10 @@ void authz_explain(struct rq *q, struct res *target, const char *spec)
         m2m_response_error(q->resp, RSC_BAD_REQUEST, "invalid originator");
         return;
     }
-    q2.orig_kind = strchr(strchr(q2.orig_abs + 2, '/') ? strchr(q2.orig_abs + 2, '/') + 1 : "",
-                          '/')
-                       ? ACP_ORIG_AE
-                       : (q2.orig_abs[strcspn(q2.orig_abs + 2, "/") + 3] == 'S' ? ACP_ORIG_AE
-                                                                               : ACP_ORIG_CSE);
+    q2.orig_kind =
+        strchr(strchr(q2.orig_abs + 2, '/') ? strchr(q2.orig_abs + 2, '/') + 1 : "", '/')
+            ? ACP_ORIG_AE
+            : (q2.orig_abs[strcspn(q2.orig_abs + 2, "/") + 3] == 'S' ? ACP_ORIG_AE : ACP_ORIG_CSE);
     struct pset ps;
     struct acp_request a;
     fill_request(&q2, op, create_ty, target, NULL, &a);

@@ -14,15 +14,15 @@
 
 struct cse_config {
     char data_dir[512];
-    char cse_id[64];    /* SP-relative CSE-ID, "/id-in" */
-    char cse_name[64];  /* CSEBase resourceName, "cse-in" */
-    char sp_id[128];    /* M2M-SP-ID without the leading "//", "m2msec.example.com" */
-    char admin[64];     /* admin originator, "CAdmin" */
-    int cse_type;       /* 1 IN-CSE, 2 MN-CSE, 3 ASN-CSE */
+    char cse_id[64];   /* SP-relative CSE-ID, "/id-in" */
+    char cse_name[64]; /* CSEBase resourceName, "cse-in" */
+    char sp_id[128];   /* M2M-SP-ID without the leading "//", "m2msec.example.com" */
+    char admin[64];    /* admin originator, "CAdmin" */
+    int cse_type;      /* 1 IN-CSE, 2 MN-CSE, 3 ASN-CSE */
     char http_addr[64];
-    int http_port;      /* -1 = off */
+    int http_port; /* -1 = off */
     char https_addr[64];
-    int https_port;     /* -1 = off */
+    int https_port; /* -1 = off */
     bool http_trusted, https_trusted;
     char coap_addr[64];  /* CoAP over UDP (TS-0008) */
     int coap_port;       /* -1 = off */
@@ -31,24 +31,24 @@ struct cse_config {
     bool coap_trusted, coaps_trusted;
     bool coap_response_options; /* oneM2M-RSC/RQI/RVI options in CoAP responses */
     int log_level;
-    int64_t default_et_s;      /* expirationTime given to resources that have none */
+    int64_t default_et_s; /* expirationTime given to resources that have none */
     int max_json_depth;
-    size_t max_children_list;  /* bound of rcn=4/8 and discovery result lists */
+    size_t max_children_list; /* bound of rcn=4/8 and discovery result lists */
     int notify_threads;
-    int notify_queue;          /* pending notifications */
+    int notify_queue; /* pending notifications */
     int notify_timeout_ms;
     int notify_retries;
     int max_subscriptions_per_resource;
     int group_max_members;
-    int writer_batch;          /* max requests per group commit */
-    char audit_path[512];      /* audit log; "" = DATA_DIR/audit.log, "off" = none */
-    size_t audit_max_bytes;    /* rotation size */
-    int audit_keep;            /* rotated files kept */
-    char location_file[512];   /* originator location table for aclr ("" = none) */
-    double rate_per_originator;/* requests/s per originator, 0 = unlimited */
-    double rate_burst;         /* bucket size */
-    bool tls_psk;              /* PSK and raw-public-key SAEF from the credential database */
-    char cred_path[512];       /* credential database; "" = DATA_DIR/credentials.db */
+    int writer_batch;           /* max requests per group commit */
+    char audit_path[512];       /* audit log; "" = DATA_DIR/audit.log, "off" = none */
+    size_t audit_max_bytes;     /* rotation size */
+    int audit_keep;             /* rotated files kept */
+    char location_file[512];    /* originator location table for aclr ("" = none) */
+    double rate_per_originator; /* requests/s per originator, 0 = unlimited */
+    double rate_burst;          /* bucket size */
+    bool tls_psk;               /* PSK and raw-public-key SAEF from the credential database */
+    char cred_path[512];        /* credential database; "" = DATA_DIR/credentials.db */
     struct srv_cfg srv;
 };
 

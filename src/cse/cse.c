@@ -106,12 +106,11 @@ static void utc_fields(int64_t now_us, struct acp_time *t)
     time_t s = (time_t)(now_us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    *t = (struct acp_time){tm.tm_sec, tm.tm_min, tm.tm_hour, tm.tm_mday, tm.tm_mon + 1,
-                           tm.tm_wday, tm.tm_year + 1900};
+    *t = (struct acp_time){tm.tm_sec,     tm.tm_min,  tm.tm_hour,       tm.tm_mday,
+                           tm.tm_mon + 1, tm.tm_wday, tm.tm_year + 1900};
 }
 
-static void rq_init(struct rq *q, struct cse *c, struct m2m_request *req,
-                    struct m2m_response *resp)
+static void rq_init(struct rq *q, struct cse *c, struct m2m_request *req, struct m2m_response *resp)
 {
     memset(q, 0, sizeof *q);
     q->cse = c;
@@ -351,7 +350,10 @@ void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply)
     m2m_response_clear(&resp);
 }
 
-static void srv_reply(void *x, struct m2m_response *resp) { srv_respond(x, resp); }
+static void srv_reply(void *x, struct m2m_response *resp)
+{
+    srv_respond(x, resp);
+}
 
 void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
 {
@@ -398,11 +400,11 @@ static m2m_rc add_boot_res(struct cse *c, struct res *parent, const char *ri, co
     r->ct_us = r->lt_us = cse_next_ct(c, m2m_now_us());
     if (ty == TY_ACP) {
         char err[256];
-        rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pv"), &c->host, &r->pv, err,
-                                 sizeof err);
+        rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pv"), &c->host, &r->pv,
+                                 err, sizeof err);
         if (rc == M2M_OK)
-            rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pvs"), &c->host, &r->pvs, err,
-                                     sizeof err);
+            rc = acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(attrs, "pvs"), &c->host,
+                                     &r->pvs, err, sizeof err);
         if (rc != M2M_OK) {
             log_error("bootstrap ACP: %s", err);
             res_free(r);
@@ -542,10 +544,10 @@ static m2m_rc load(struct cse *c)
         }
         if (r->ty == TY_ACP) {
             char err[256];
-            if (acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pv"), &c->host, &r->pv, err,
-                                    sizeof err) != M2M_OK ||
-                acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pvs"), &c->host, &r->pvs, err,
-                                    sizeof err) != M2M_OK)
+            if (acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pv"), &c->host,
+                                    &r->pv, err, sizeof err) != M2M_OK ||
+                acp_ruleset_compile(cJSON_GetObjectItemCaseSensitive(r->attrs, "pvs"), &c->host,
+                                    &r->pvs, err, sizeof err) != M2M_OK)
                 /* deny on doubt: an ACP that no longer compiles grants nothing */
                 log_error("store: ACP %s does not compile (%s); it grants nothing", r->ri, err);
         }
@@ -554,7 +556,8 @@ static m2m_rc load(struct cse *c)
             res_free(r);
         else if (r->ty == TY_CIN && parent) {
             parent->cni++;
-            parent->cbs += r->cs = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r->attrs, "cs"));
+            parent->cbs += r->cs =
+                (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r->attrs, "cs"));
         }
         free(l.v[i].pi);
     }
@@ -591,8 +594,8 @@ m2m_rc cse_open(const struct cse_config *cfg, struct cse **out)
         TRY(bootstrap(c));
     } else if (strcmp(c->tree.root->rn, cfg->cse_name) != 0 ||
                strcmp(c->tree.root->ri, c->base_ri) != 0) {
-        log_error("the database holds CSE %s (%s), not the configured %s (%s)",
-                  c->tree.root->ri, c->tree.root->rn, c->base_ri, cfg->cse_name);
+        log_error("the database holds CSE %s (%s), not the configured %s (%s)", c->tree.root->ri,
+                  c->tree.root->rn, c->base_ri, cfg->cse_name);
         BAIL(M2M_ERR_CONFIG);
     }
     log_info("store %s: %zu resources", path, hmap_count(c->tree.by_ri));
@@ -609,17 +612,15 @@ m2m_rc cse_open(const struct cse_config *cfg, struct cse **out)
     }
     if (cfg->location_file[0]) {
         char err[300];
-        if (location_load(cfg->location_file, &c->host, &c->locations, err, sizeof err) !=
-            M2M_OK) {
+        if (location_load(cfg->location_file, &c->host, &c->locations, err, sizeof err) != M2M_OK) {
             log_error("location table: %s", err);
             BAIL(M2M_ERR_CONFIG);
         }
     }
     if (cfg->rate_per_originator > 0) {
-        struct ratelimit_cfg rl = {cfg->rate_per_originator,
-                                   cfg->rate_burst > 0 ? cfg->rate_burst
-                                                       : 2 * cfg->rate_per_originator,
-                                   100000};
+        struct ratelimit_cfg rl = {
+            cfg->rate_per_originator,
+            cfg->rate_burst > 0 ? cfg->rate_burst : 2 * cfg->rate_per_originator, 100000};
         TRY(ratelimit_new(&rl, &c->rate));
     }
     TRY(notifier_start(c, &c->notifier));

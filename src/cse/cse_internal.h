@@ -24,10 +24,10 @@ struct notifier;
 
 struct cse {
     struct cse_config cfg;
-    char sp_abs[160];   /* "//m2msec.example.com" */
-    char cse_abs[256];  /* "//m2msec.example.com/id-in" */
+    char sp_abs[160];  /* "//m2msec.example.com" */
+    char cse_abs[256]; /* "//m2msec.example.com/id-in" */
     char admin_abs[320];
-    char base_ri[64];   /* CSEBase ri: cse_id without '/' */
+    char base_ri[64]; /* CSEBase ri: cse_id without '/' */
     struct acp_host host;
     pthread_rwlock_t lock; /* guards tree */
     struct tree tree;
@@ -66,13 +66,13 @@ struct rq {
     bool authn;
     int64_t now_us;
     struct acp_time t;
-    bool in_writer;      /* mutations allowed (writer thread, tree write-locked) */
-    bool verified;       /* subscription verification done */
-    bool parked;         /* the job waits for verification; no response yet */
+    bool in_writer; /* mutations allowed (writer thread, tree write-locked) */
+    bool verified;  /* subscription verification done */
+    bool parked;    /* the job waits for verification; no response yet */
     const char *preset_ri;
-    struct note *notes;  /* to deliver after commit */
-    struct job *job;     /* owning job when in the writer */
-    int depth;           /* fan-out recursion */
+    struct note *notes; /* to deliver after commit */
+    struct job *job;    /* owning job when in the writer */
+    int depth;          /* fan-out recursion */
 };
 
 /* Target resolution result. */

@@ -84,8 +84,8 @@ static void walk(struct disc *d, struct res *r, int level)
             continue;
         if (disc_matches(f, c) && authz_check(d->q, c, ACP_OP_DISCOVERY, 0, NULL)) {
             if (d->found++ >= d->skip)
-                cJSON_AddItemToArray(d->list, cJSON_CreateString(d->q->req->drt == 2 ? c->ri
-                                                                                      : c->path));
+                cJSON_AddItemToArray(d->list,
+                                     cJSON_CreateString(d->q->req->drt == 2 ? c->ri : c->path));
         }
         if (f->lvl < 0 || level < f->lvl)
             walk(d, c, level + 1);
@@ -103,8 +103,8 @@ void disc_discover(struct rq *q, struct res *target)
     }
     cJSON *body = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(body, "m2m:uril");
-    struct disc d = {q, list, f->ofst > 0 ? f->ofst - 1 : 0, f->lim, 0,
-                     q->cse->cfg.max_children_list};
+    struct disc d = {q,      list, f->ofst > 0 ? f->ofst - 1 : 0,
+                     f->lim, 0,    q->cse->cfg.max_children_list};
     /* TS-0004 7.3.3.17: the search covers the target's descendants. */
     walk(&d, target, 1);
     q->resp->rsc = RSC_OK;

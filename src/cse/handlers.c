@@ -80,8 +80,11 @@ m2m_rc res_persist(struct rq *q, struct res *r)
     char *json = json_print(r->attrs);
     if (json == NULL)
         fatal_store("print");
-    struct store_rec rec = {r->ri, r->parent ? r->parent->ri : "", r->rn, r->ty, r->ct_us,
-                            r->et_us, r->creator, json, strlen(json)};
+    struct store_rec rec = {r->ri,       r->parent ? r->parent->ri : "",
+                            r->rn,       r->ty,
+                            r->ct_us,    r->et_us,
+                            r->creator,  json,
+                            strlen(json)};
     m2m_rc rc = store_put(q->cse->store, &rec);
     free(json);
     if (rc != M2M_OK)
@@ -106,8 +109,8 @@ static m2m_rsc parse_content(struct rq *q, int ty, cJSON **root, cJSON **attrs, 
     }
     m2m_rc rc = json_parse(req->pc, req->pc_len, q->cse->cfg.max_json_depth, root);
     if (rc != M2M_OK) {
-        snprintf(why, whylen, rc == M2M_ERR_LIMIT ? "content nested too deeply"
-                                                  : "content is not valid JSON");
+        snprintf(why, whylen,
+                 rc == M2M_ERR_LIMIT ? "content nested too deeply" : "content is not valid JSON");
         return RSC_BAD_REQUEST;
     }
     const char *sn = restype_short_name(ty);
@@ -286,8 +289,7 @@ static void on_removed(void *ctx, struct res *r)
             struct note *n = calloc(1, sizeof *n);
             char *b = json_print(body);
             cJSON_Delete(body);
-            if (n && b && (n->urls = calloc(1, sizeof *n->urls)) &&
-                (n->urls[0] = strdup(su))) {
+            if (n && b && (n->urls = calloc(1, sizeof *n->urls)) && (n->urls[0] = strdup(su))) {
                 n->n_urls = 1;
                 n->body = b;
                 n->next = q->notes;
@@ -341,8 +343,8 @@ struct res *cse_reap_expired(struct rq *q, struct res *r)
     return NULL;
 }
 
-static m2m_rsc pick_name(struct rq *q, struct res *parent, cJSON *attrs, const char *ri,
-                         char *rn, size_t rnlen, char *why, size_t whylen)
+static m2m_rsc pick_name(struct rq *q, struct res *parent, cJSON *attrs, const char *ri, char *rn,
+                         size_t rnlen, char *why, size_t whylen)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(attrs, "rn");
     if (cJSON_IsString(j)) {
@@ -427,8 +429,7 @@ void h_create(struct rq *q, struct target *t)
         return;
     }
     if (!restype_supported(req->ty)) {
-        m2m_response_error(q->resp, RSC_BAD_REQUEST, "resource type %d is not supported",
-                           req->ty);
+        m2m_response_error(q->resp, RSC_BAD_REQUEST, "resource type %d is not supported", req->ty);
         return;
     }
     if ((rsc = parse_content(q, req->ty, &root, &attrs, why, sizeof why)) != RSC_OK)
@@ -462,13 +463,12 @@ void h_create(struct rq *q, struct target *t)
         goto fail;
     if (et == 0)
         et = q->now_us + q->cse->cfg.default_et_s * 1000000LL;
-    if ((rsc = check_acpi(q, cJSON_GetObjectItemCaseSensitive(attrs, "acpi"), why, sizeof why)) != RSC_OK)
+    if ((rsc = check_acpi(q, cJSON_GetObjectItemCaseSensitive(attrs, "acpi"), why, sizeof why)) !=
+        RSC_OK)
         goto fail;
-    if (req->ty == TY_ACP &&
-        (rsc = compile_acp(q, attrs, &pv, &pvs, why, sizeof why)) != RSC_OK)
+    if (req->ty == TY_ACP && (rsc = compile_acp(q, attrs, &pv, &pvs, why, sizeof why)) != RSC_OK)
         goto fail;
-    if (req->ty == TY_GRP &&
-        (rsc = grp_validate_members(q, attrs, why, sizeof why)) != RSC_OK)
+    if (req->ty == TY_GRP && (rsc = grp_validate_members(q, attrs, why, sizeof why)) != RSC_OK)
         goto fail;
     uint64_t cs = 0;
     if (req->ty == TY_CIN) {
@@ -476,8 +476,7 @@ void h_create(struct rq *q, struct target *t)
         uint64_t mbs;
         if (attr_u64(parent, "mbs", &mbs) && cs > mbs) {
             rsc = RSC_NOT_ACCEPTABLE;
-            snprintf(why, sizeof why, "content size %" PRIu64 " exceeds the container's mbs",
-                     cs);
+            snprintf(why, sizeof why, "content size %" PRIu64 " exceeds the container's mbs", cs);
             goto fail;
         }
         uint64_t mia;
@@ -756,8 +755,7 @@ void h_update(struct rq *q, struct target *t)
     }
     if (restype_validate(r->ty, M2M_OP_UPDATE, attrs, &rsc, why, sizeof why) != M2M_OK)
         goto fail;
-    if (acpi && !cJSON_IsNull(acpi) &&
-        (rsc = check_acpi(q, acpi, why, sizeof why)) != RSC_OK)
+    if (acpi && !cJSON_IsNull(acpi) && (rsc = check_acpi(q, acpi, why, sizeof why)) != RSC_OK)
         goto fail;
     int64_t et = 0;
     if ((rsc = check_et(q, attrs, &et, why, sizeof why)) != RSC_OK)
@@ -856,8 +854,7 @@ void h_delete(struct rq *q, struct target *t)
         r = c;
     } else {
         if (r->ty == TY_CSEBASE) {
-            m2m_response_error(q->resp, RSC_OPERATION_NOT_ALLOWED,
-                               "the CSEBase cannot be deleted");
+            m2m_response_error(q->resp, RSC_OPERATION_NOT_ALLOWED, "the CSEBase cannot be deleted");
             return;
         }
         if (!authz_check(q, r, ACP_OP_DELETE, 0, NULL)) {

@@ -62,8 +62,7 @@ static m2m_rc parse_line(struct location_table *t, char *line, const struct acp_
     memset(l->cc, 0, sizeof l->cc);
     if (cc != NULL) {
         if (strlen(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z') {
-            snprintf(err, errlen, "line %zu: country must be ISO 3166-1 alpha-2 (e.g. DE)",
-                     lineno);
+            snprintf(err, errlen, "line %zu: country must be ISO 3166-1 alpha-2 (e.g. DE)", lineno);
             return M2M_ERR_MALFORMED;
         }
         memcpy(l->cc, cc, 2);
@@ -160,8 +159,8 @@ m2m_rc location_load(const char *path, const struct acp_host *host, struct locat
     return rc;
 }
 
-bool location_lookup(const struct location_table *t, const char *orig_abs, double *lat,
-                     double *lon, char country[3])
+bool location_lookup(const struct location_table *t, const char *orig_abs, double *lat, double *lon,
+                     char country[3])
 {
     if (t == NULL)
         return false;

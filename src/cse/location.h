@@ -22,8 +22,8 @@ M2M_WARN_UNUSED m2m_rc location_parse(const uint8_t *in, size_t len, const struc
 M2M_WARN_UNUSED m2m_rc location_load(const char *path, const struct acp_host *host,
                                      struct location_table **out, char *err, size_t errlen);
 /* Fills lat/lon/country of an absolute originator; false when unknown. NULL table: false. */
-bool location_lookup(const struct location_table *t, const char *orig_abs, double *lat,
-                     double *lon, char country[3]);
+bool location_lookup(const struct location_table *t, const char *orig_abs, double *lat, double *lon,
+                     char country[3]);
 void location_free(struct location_table *t);
 
 #endif

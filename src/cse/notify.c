@@ -186,8 +186,8 @@ static void run_verify(struct notifier *nf, struct job *j, struct note *n)
     if (result == RSC_OK) {
         /* sur carries the preassigned ri: "/csi/<ri>" */
         cJSON *b = cJSON_Parse(n->body);
-        const char *sur =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "m2m:sgn"), "sur"));
+        const char *sur = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(b, "m2m:sgn"), "sur"));
         const char *ri = sur ? strrchr(sur, '/') : NULL;
         job_set_verified(j, ri ? ri + 1 : "");
         cJSON_Delete(b);
@@ -390,8 +390,8 @@ m2m_rsc notify_collect_urls(struct rq *q, const cJSON *nu, char ***urls, size_t 
             rsc = add_url(urls, n, e->valuestring);
         } else {
             struct res *ae = cse_resolve_id(q->cse, e->valuestring);
-            const cJSON *poa = ae && ae->ty == TY_AE ? cJSON_GetObjectItemCaseSensitive(ae->attrs, "poa")
-                                                     : NULL;
+            const cJSON *poa =
+                ae && ae->ty == TY_AE ? cJSON_GetObjectItemCaseSensitive(ae->attrs, "poa") : NULL;
             const cJSON *p;
             size_t before = *n;
             cJSON_ArrayForEach(p, poa)
@@ -439,7 +439,8 @@ void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep)
             continue;
         char **urls;
         size_t n;
-        if (notify_collect_urls(q, cJSON_GetObjectItemCaseSensitive(s->attrs, "nu"), &urls, &n) != RSC_OK)
+        if (notify_collect_urls(q, cJSON_GetObjectItemCaseSensitive(s->attrs, "nu"), &urls, &n) !=
+            RSC_OK)
             continue;
         const cJSON *nctj = cJSON_GetObjectItemCaseSensitive(s->attrs, "nct");
         int nct = cJSON_IsNumber(nctj) ? (int)nctj->valuedouble : 1;

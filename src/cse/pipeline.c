@@ -35,8 +35,7 @@ static struct res *resolve_rel(struct cse *c, const char *p, size_t len)
         return NULL;
     if ((first == 1 && p[0] == '-') ||
         (first == strlen(c->cfg.cse_name) && memcmp(p, c->cfg.cse_name, first) == 0)) {
-        int n = snprintf(buf, sizeof buf, "%s%.*s", c->cfg.cse_name, (int)(len - first),
-                         p + first);
+        int n = snprintf(buf, sizeof buf, "%s%.*s", c->cfg.cse_name, (int)(len - first), p + first);
         if (n < 0 || (size_t)n >= sizeof buf)
             return NULL;
         return tree_by_path(&c->tree, buf, (size_t)n);
@@ -162,8 +161,7 @@ m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, s
                     if (g && g->ty == TY_GRP) {
                         t->r = g;
                         t->virt = VIRT_FOPT;
-                        snprintf(t->rest, sizeof t->rest, "%.*s", (int)(len - i - 5),
-                                 rel + i + 5);
+                        snprintf(t->rest, sizeof t->rest, "%.*s", (int)(len - i - 5), rel + i + 5);
                         break;
                     }
                 }
@@ -228,8 +226,7 @@ static bool ae_registered(struct cse *c, const char *stem)
 
 static bool has_sa(const struct m2m_secctx *s)
 {
-    return s->kind == M2M_SEC_TLS_CERT || s->kind == M2M_SEC_TLS_PSK ||
-           s->kind == M2M_SEC_TLS_RPK;
+    return s->kind == M2M_SEC_TLS_CERT || s->kind == M2M_SEC_TLS_PSK || s->kind == M2M_SEC_TLS_RPK;
 }
 
 static bool id_equals(struct cse *c, const char *id, const char *orig_abs)

@@ -251,8 +251,8 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
         goto fail;
     }
     for (struct res *r = parent->first_child; r; r = r->next_sibling)
-        if (r->ty == TY_CSR && !res_expired(r, q->now_us) && strcmp(res_attr_str(r, "csi") ? res_attr_str(r, "csi") : "",
-                                      csi) == 0) {
+        if (r->ty == TY_CSR && !res_expired(r, q->now_us) &&
+            strcmp(res_attr_str(r, "csi") ? res_attr_str(r, "csi") : "", csi) == 0) {
             rsc = RSC_ORIGINATOR_HAS_ALREADY_REGISTERED;
             snprintf(why, sizeof why, "CSE %s is already registered", csi);
             goto fail;

@@ -55,7 +55,10 @@ void tree_destroy(struct tree *t)
     memset(t, 0, sizeof *t);
 }
 
-static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+static char *dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 m2m_rc res_new(const char *ri, const char *rn, int ty, cJSON *attrs, const char *creator,
                struct res **out)
@@ -151,7 +154,10 @@ void tree_remove(struct tree *t, struct res *r, void (*cb)(void *ctx, struct res
     remove_rec(t, r, cb, ctx);
 }
 
-struct res *tree_by_ri(const struct tree *t, const char *ri) { return hmap_get(t->by_ri, ri); }
+struct res *tree_by_ri(const struct tree *t, const char *ri)
+{
+    return hmap_get(t->by_ri, ri);
+}
 
 struct res *tree_by_path(const struct tree *t, const char *path, size_t len)
 {

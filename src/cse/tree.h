@@ -15,11 +15,11 @@
 struct res {
     char *ri;
     char *rn;
-    char *path;    /* structured CSE-relative path, e.g. "cse-in/ae1/cnt1" */
+    char *path; /* structured CSE-relative path, e.g. "cse-in/ae1/cnt1" */
     int ty;
     int64_t ct_us, lt_us, et_us; /* et 0 = never */
-    char *creator; /* originator of the CREATE, absolute form (A3 default policy) */
-    cJSON *attrs;  /* the wire representation (short names), includes ri/pi/rn/ty/ct/lt/et */
+    char *creator;               /* originator of the CREATE, absolute form (A3 default policy) */
+    cJSON *attrs; /* the wire representation (short names), includes ri/pi/rn/ty/ct/lt/et */
     struct res *parent;
     struct res *first_child, *last_child; /* in creation order */
     struct res *prev_sibling, *next_sibling;

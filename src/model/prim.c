@@ -38,7 +38,10 @@ void m2m_request_clear(struct m2m_request *r)
     m2m_request_init(r);
 }
 
-void m2m_response_init(struct m2m_response *r) { memset(r, 0, sizeof *r); }
+void m2m_response_init(struct m2m_response *r)
+{
+    memset(r, 0, sizeof *r);
+}
 
 void m2m_response_clear(struct m2m_response *r)
 {

@@ -40,10 +40,10 @@ enum m2m_rcn {
 
 /* Filter Criteria (TS-0004 6.3.5.8). Times are microseconds since the epoch, 0 = absent. */
 struct m2m_filter {
-    int fu;  /* filterUsage: 0 absent, 1 discovery, 2 conditional retrieval */
+    int fu; /* filterUsage: 0 absent, 1 discovery, 2 conditional retrieval */
     int64_t crb, cra, ms, us, exb, exa;
-    int64_t stb, sts;                 /* -1 = absent */
-    char *lbl[M2M_FC_MAX_LBL];        /* owned */
+    int64_t stb, sts;          /* -1 = absent */
+    char *lbl[M2M_FC_MAX_LBL]; /* owned */
     size_t n_lbl;
     int ty[M2M_FC_MAX_TY];
     size_t n_ty;
@@ -104,9 +104,9 @@ struct m2m_request {
 /* A response primitive. Owned fields are freed by m2m_response_clear. */
 struct m2m_response {
     m2m_rsc rsc;
-    char *rqi;              /* echoed Request Identifier */
-    char *rvi;              /* echoed Release Version Indicator */
-    char *body;             /* serialized JSON content, NULL when none */
+    char *rqi;  /* echoed Request Identifier */
+    char *rvi;  /* echoed Release Version Indicator */
+    char *body; /* serialized JSON content, NULL when none */
     size_t body_len;
     char *content_location; /* on CREATE: identifier of the new resource */
     int content_ty;         /* resource type of the body for Content-Type ";ty=" (0 = omit) */

@@ -309,8 +309,8 @@ static void *loop_main(void *arg)
                 break;
         }
         /* work left over from a bounded settle: poll without sleeping */
-        int n = epoll_wait(l->epfd, evs, (int)M2M_ARRAY_LEN(evs),
-                           loop_has_work(l) ? 0 : SRV_TICK_MS);
+        int n =
+            epoll_wait(l->epfd, evs, (int)M2M_ARRAY_LEN(evs), loop_has_work(l) ? 0 : SRV_TICK_MS);
         if (n < 0 && errno != EINTR) {
             log_error("net: epoll_wait: %s", strerror(errno));
             n = 0;

@@ -16,10 +16,10 @@ struct store_rec {
     const char *pi;
     const char *rn;
     int ty;
-    int64_t ct_us;          /* creationTime */
-    int64_t et_us;          /* expirationTime, 0 = never */
-    const char *creator;    /* originator of the successful CREATE (A3 default policy) */
-    const char *json;       /* the resource's attributes as a JSON object (short names) */
+    int64_t ct_us;       /* creationTime */
+    int64_t et_us;       /* expirationTime, 0 = never */
+    const char *creator; /* originator of the successful CREATE (A3 default policy) */
+    const char *json;    /* the resource's attributes as a JSON object (short names) */
     size_t json_len;
 };
 
@@ -51,11 +51,26 @@ M2M_WARN_UNUSED m2m_rc store_sqlite_open(const char *path, struct store **out);
 /* An in-memory store for unit tests (durability not applicable). */
 M2M_WARN_UNUSED m2m_rc store_mem_open(struct store **out);
 
-static inline m2m_rc store_begin(struct store *s) { return s->ops->begin(s); }
-static inline m2m_rc store_put(struct store *s, const struct store_rec *r) { return s->ops->put(s, r); }
-static inline m2m_rc store_del(struct store *s, const char *ri) { return s->ops->del(s, ri); }
-static inline m2m_rc store_commit(struct store *s) { return s->ops->commit(s); }
-static inline m2m_rc store_rollback(struct store *s) { return s->ops->rollback(s); }
+static inline m2m_rc store_begin(struct store *s)
+{
+    return s->ops->begin(s);
+}
+static inline m2m_rc store_put(struct store *s, const struct store_rec *r)
+{
+    return s->ops->put(s, r);
+}
+static inline m2m_rc store_del(struct store *s, const char *ri)
+{
+    return s->ops->del(s, ri);
+}
+static inline m2m_rc store_commit(struct store *s)
+{
+    return s->ops->commit(s);
+}
+static inline m2m_rc store_rollback(struct store *s)
+{
+    return s->ops->rollback(s);
+}
 static inline m2m_rc store_load_all(struct store *s,
                                     m2m_rc (*cb)(void *ctx, const struct store_rec *r), void *ctx)
 {

@@ -42,16 +42,16 @@ static void test_valid(void **state)
 static void test_malformed(void **state)
 {
     static const char *bad[] = {
-        "Cae1 91 0\n",          /* latitude range */
-        "Cae1 -90.5 0\n",       /* latitude range */
-        "Cae1 0 180.01\n",      /* longitude range */
-        "Cae1 1\n",             /* missing longitude */
-        "Cae1 1 2 de\n",        /* lower-case country */
-        "Cae1 1 2 DEU\n",       /* three letters */
-        "Cae1 1 2 DE extra\n",  /* trailing field */
-        "Cae1 nan 2\n",         /* not finite */
-        "Cae1 1e400 2\n",       /* overflow */
-        "Cae1 1x 2\n",          /* junk */
+        "Cae1 91 0\n",         /* latitude range */
+        "Cae1 -90.5 0\n",      /* latitude range */
+        "Cae1 0 180.01\n",     /* longitude range */
+        "Cae1 1\n",            /* missing longitude */
+        "Cae1 1 2 de\n",       /* lower-case country */
+        "Cae1 1 2 DEU\n",      /* three letters */
+        "Cae1 1 2 DE extra\n", /* trailing field */
+        "Cae1 nan 2\n",        /* not finite */
+        "Cae1 1e400 2\n",      /* overflow */
+        "Cae1 1x 2\n",         /* junk */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct location_table *t = NULL;
@@ -61,9 +61,8 @@ static void test_malformed(void **state)
     char nul[] = "Cae1 1 2\0 DE\n";
     struct location_table *t = NULL;
     char err[128];
-    assert_int_not_equal(location_parse((const uint8_t *)nul, sizeof nul - 1, &host, &t, err,
-                                        sizeof err),
-                         M2M_OK);
+    assert_int_not_equal(
+        location_parse((const uint8_t *)nul, sizeof nul - 1, &host, &t, err, sizeof err), M2M_OK);
     char longline[700];
     memset(longline, 'C', sizeof longline - 1);
     longline[sizeof longline - 1] = 0;

@@ -383,7 +383,7 @@ static void test_pipelined_reverse(void **state)
     struct cl c;
     struct resp r;
     srv_cfg_default(&cfg);
-    cfg.concurrent_pipeline = true; /* handler answers out of order on purpose */
+    cfg.concurrent_pipeline = true;    /* handler answers out of order on purpose */
     th_init(&t, TH_LATE, 3, 50, true); /* answers 3, last first */
     struct srv *s = start(&cfg, &t);
     cl_open(&c, srv_bound_port(s, 0));

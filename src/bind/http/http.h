@@ -38,7 +38,7 @@ struct http_msg {
     size_t method_len;
     const char *target; /* request-target, raw (still percent-encoded) */
     size_t target_len;
-    int status; /* responses only */
+    int status;        /* responses only */
     int version_minor; /* 0 or 1 (HTTP/1.x) */
     struct http_header headers[HTTP_MAX_HEADERS_HARD];
     size_t n_headers;
@@ -49,9 +49,9 @@ struct http_msg {
 
 /* Outcome of a parse attempt. */
 enum http_parse_result {
-    HTTP_PARSE_DONE = 0,   /* a complete message is in *msg; *consumed bytes belong to it */
-    HTTP_PARSE_NEED_MORE,  /* the input holds an incomplete but so far valid message */
-    HTTP_PARSE_ERROR,      /* malformed or over a limit: answer *err_status and close */
+    HTTP_PARSE_DONE = 0,  /* a complete message is in *msg; *consumed bytes belong to it */
+    HTTP_PARSE_NEED_MORE, /* the input holds an incomplete but so far valid message */
+    HTTP_PARSE_ERROR,     /* malformed or over a limit: answer *err_status and close */
 };
 
 /* Parses one request from in[0..len). Rejects (HTTP_PARSE_ERROR, with *err_status):
