@@ -510,10 +510,7 @@ void authz_explain(struct rq *q, struct res *target, const char *spec)
         m2m_response_error(q->resp, RSC_BAD_REQUEST, "invalid originator");
         return;
     }
-    q2.orig_kind =
-        strchr(strchr(q2.orig_abs + 2, '/') ? strchr(q2.orig_abs + 2, '/') + 1 : "", '/')
-            ? ACP_ORIG_AE
-            : (q2.orig_abs[strcspn(q2.orig_abs + 2, "/") + 3] == 'S' ? ACP_ORIG_AE : ACP_ORIG_CSE);
+    q2.orig_kind = cse_orig_kind(q->cse, q2.orig_abs);
     struct pset ps;
     struct acp_request a;
     fill_request(&q2, op, create_ty, target, NULL, &a);

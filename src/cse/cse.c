@@ -22,16 +22,11 @@
 struct job {
     struct job *next;
     struct cse *cse;
-    struct m2m_reply reply; /* fn NULL for synchronous callers */
+    struct m2m_reply reply;
     struct m2m_request *req;
     bool verified;
     char preset_ri[96];
     int64_t t0_ms;
-    /* synchronous completion */
-    pthread_mutex_t *mu;
-    pthread_cond_t *cv;
-    bool *done;
-    struct m2m_response *sync_resp;
 };
 
 static const char *op_name(enum m2m_op op)
@@ -59,18 +54,8 @@ void job_finish(struct job *j, struct m2m_response *resp)
 {
     fill_echo(j->req, resp);
     log_request(j->req, resp, j->t0_ms);
-    if (j->reply.fn != NULL) {
-        j->reply.fn(j->reply.ctx, resp);
-        m2m_response_clear(resp);
-        free(j);
-        return;
-    }
-    pthread_mutex_lock(j->mu);
-    *j->sync_resp = *resp;
-    m2m_response_init(resp);
-    *j->done = true;
-    pthread_cond_broadcast(j->cv);
-    pthread_mutex_unlock(j->mu);
+    j->reply.fn(j->reply.ctx, resp);
+    m2m_response_clear(resp);
     free(j);
 }
 
@@ -122,35 +107,46 @@ static void rq_init(struct rq *q, struct cse *c, struct m2m_request *req, struct
 
 /* ---- expiry ---------------------------------------------------------------------------- */
 
-/* Deletes every expired resource (and its subtree). Runs on the writer with the tree locked. */
+/* Deletes every expired resource (and its subtree). Runs on the writer with the tree locked: one
+ * pass collects the expired resources' IDs, then each one still present (a subtree deletion may
+ * have taken it already) is deleted from its highest expired ancestor down. */
 static size_t expire_sweep(struct cse *c, struct rq *q)
 {
-    size_t n = 0;
-    for (;;) {
-        struct res *victim = NULL;
-        size_t pos = 0;
-        void *v;
-        while (hmap_next(c->tree.by_ri, &pos, NULL, &v)) {
-            struct res *r = v;
-            if (r->et_us > 0 && r->et_us <= q->now_us && r != c->tree.root) {
-                victim = r;
+    enum { SWEEP_MAX = 4096 }; /* per second; the rest waits for the next sweep */
+    char **ids = NULL;
+    size_t n = 0, cap = 0, deleted = 0;
+    size_t pos = 0;
+    void *v;
+    while (n < SWEEP_MAX && hmap_next(c->tree.by_ri, &pos, NULL, &v)) {
+        struct res *r = v;
+        if (r->et_us <= 0 || r->et_us > q->now_us || r == c->tree.root)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **ni = realloc(ids, nc * sizeof *ni);
+            if (ni == NULL)
                 break;
-            }
+            ids = ni;
+            cap = nc;
         }
-        if (victim == NULL)
+        if ((ids[n] = strdup(r->ri)) == NULL)
             break;
-        /* climb to the highest expired ancestor so the subtree goes in one step */
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct res *victim = tree_by_ri(&c->tree, ids[i]);
+        free(ids[i]);
+        if (victim == NULL)
+            continue; /* went with an expired ancestor */
         while (victim->parent && victim->parent != c->tree.root && victim->parent->et_us > 0 &&
                victim->parent->et_us <= q->now_us)
             victim = victim->parent;
         log_info("expired %s (%s)", victim->ri, victim->path);
-        if (res_delete_subtree(q, victim) != M2M_OK) {
-            log_error("store failure while expiring; stopping");
-            abort();
-        }
-        n++;
+        (void)res_delete_subtree(q, victim); /* store failures stop the process there */
+        deleted++;
     }
-    return n;
+    free(ids);
+    return deleted;
 }
 
 /* ---- the writer thread ------------------------------------------------------------------ */
@@ -358,31 +354,6 @@ static void srv_reply(void *x, struct m2m_response *resp)
 void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
 {
     cse_submit(ctx, req, (struct m2m_reply){srv_reply, x});
-}
-
-void cse_process_sync(struct cse *c, struct m2m_request *req, struct m2m_response *resp)
-{
-    if (!cse_is_mutating(req)) {
-        process_read(c, req, resp);
-        return;
-    }
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    bool done = false;
-    struct job *j = job_new(c, (struct m2m_reply){NULL, NULL}, req);
-    if (j == NULL) {
-        m2m_response_error(resp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
-        return;
-    }
-    j->mu = &mu;
-    j->cv = &cv;
-    j->done = &done;
-    j->sync_resp = resp;
-    cse_job_submit(c, j);
-    pthread_mutex_lock(&mu);
-    while (!done)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
 }
 
 /* ---- bootstrap and load ------------------------------------------------------------------ */

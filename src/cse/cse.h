@@ -17,9 +17,6 @@ M2M_WARN_UNUSED m2m_rc cse_open(const struct cse_config *cfg, struct cse **out);
 void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply);
 /* The HTTP transport's handler (srv_handler_fn): cse_submit answering through srv_respond. */
 void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req);
-/* Synchronous processing for tests and tools: runs the pipeline and fills resp. Mutating
- * operations go through the writer and return when durable. */
-void cse_process_sync(struct cse *c, struct m2m_request *req, struct m2m_response *resp);
 /* Stops threads and closes the store. NULL is a no-op. */
 void cse_close(struct cse *c);
 

@@ -90,6 +90,7 @@ m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, s
 struct res *cse_resolve_id(struct cse *c, const char *id);
 bool res_expired(const struct res *r, int64_t now_us);
 bool sa_binds(struct cse *c, const struct m2m_secctx *sec, const char *orig_abs);
+enum acp_orig_kind cse_orig_kind(struct cse *c, const char *abs);
 
 /* authz.c */
 enum authz_mode { AUTHZ_NORMAL, AUTHZ_ACPI_UPDATE, AUTHZ_FOPT };
@@ -112,7 +113,7 @@ void h_delete(struct rq *q, struct target *t);
 m2m_rc res_persist(struct rq *q, struct res *r);
 m2m_rc res_delete_subtree(struct rq *q, struct res *r);
 struct res *cse_reap_expired(struct rq *q, struct res *r);
-cJSON *res_wrap(const struct res *r, bool deep_copy);
+cJSON *res_wrap(const struct res *r);
 char *res_new_ri(struct cse *c, int ty);
 void cin_enforce_limits(struct rq *q, struct res *cnt);
 int64_t cse_next_ct(struct cse *c, int64_t now_us);

@@ -35,7 +35,7 @@ m2m_rc res_set_rsp_body(struct rq *q, cJSON *body)
     return M2M_OK;
 }
 
-cJSON *res_wrap(const struct res *r, bool deep)
+cJSON *res_wrap(const struct res *r)
 {
     char key[32];
     snprintf(key, sizeof key, "m2m:%s", restype_short_name(r->ty));
@@ -47,7 +47,6 @@ cJSON *res_wrap(const struct res *r, bool deep)
         return NULL;
     }
     cJSON_AddItemToObject(o, key, a);
-    (void)deep;
     return o;
 }
 
@@ -66,8 +65,8 @@ char *res_new_ri(struct cse *c, int ty)
     return NULL;
 }
 
-int64_t fatal_store(const char *what);
-int64_t fatal_store(const char *what)
+/* A store failure stops the process (fail-stop, docs/DECISIONS.md). */
+static _Noreturn void fatal_store(const char *what)
 {
     log_error("store failure (%s): stopping so that the store stays the truth", what);
     abort();
@@ -308,7 +307,7 @@ m2m_rc res_delete_subtree(struct rq *q, struct res *r)
 {
     struct res *parent = r->parent;
     /* notifications before the subtree (and the subscriptions in it) disappear */
-    cJSON *rep = res_wrap(r, false);
+    cJSON *rep = res_wrap(r);
     notify_event(q, r, 2, rep);
     if (parent)
         notify_event(q, parent, 4, rep);
@@ -383,7 +382,7 @@ static void respond_created(struct rq *q, struct res *r)
         snprintf(key, sizeof key, "m2m:%s", restype_short_name(r->ty));
         cJSON_AddItemToObject(body, key, cJSON_Duplicate(r->attrs, true));
     } else {
-        body = res_wrap(r, false);
+        body = res_wrap(r);
     }
     resp->content_ty = r->ty;
     (void)res_set_rsp_body(q, body);
@@ -586,7 +585,7 @@ void h_create(struct rq *q, struct target *t)
     if (r->ty == TY_CIN)
         cin_enforce_limits(q, parent);
     if (r->ty != TY_SUB) { /* a new subscription is not told about its own creation */
-        cJSON *rep = res_wrap(r, false);
+        cJSON *rep = res_wrap(r);
         notify_event(q, parent, 3, rep);
         cJSON_Delete(rep);
     }
@@ -619,7 +618,7 @@ static bool child_visible(struct rq *q, struct res *c)
 static void add_children(struct rq *q, struct res *r, cJSON *into, bool refs)
 {
     size_t n = 0;
-    cJSON *rrf = refs ? cJSON_AddArrayToObject(into, refs == true ? "ch" : "ch") : NULL;
+    cJSON *rrf = refs ? cJSON_AddArrayToObject(into, "ch") : NULL;
     for (struct res *c = r->first_child; c && n < q->cse->cfg.max_children_list;
          c = c->next_sibling) {
         if (q->req->has_fc && !disc_matches(&q->req->fc, c))
@@ -663,7 +662,7 @@ void h_retrieve(struct rq *q, struct target *t)
         }
         q->resp->rsc = RSC_OK;
         q->resp->content_ty = TY_CIN;
-        (void)res_set_rsp_body(q, res_wrap(c, false));
+        (void)res_set_rsp_body(q, res_wrap(c));
         return;
     }
     if (req->has_fc && req->fc.fu == 1) {
@@ -679,13 +678,13 @@ void h_retrieve(struct rq *q, struct target *t)
     char key[32];
     snprintf(key, sizeof key, "m2m:%s", restype_short_name(r->ty));
     switch (rcn) {
-    case RCN_ATTRIBUTES: body = res_wrap(r, false); break;
+    case RCN_ATTRIBUTES: body = res_wrap(r); break;
     case RCN_ATTRIBUTES_CHILD_RESOURCES:
-        body = res_wrap(r, false);
+        body = res_wrap(r);
         add_children(q, r, cJSON_GetObjectItemCaseSensitive(body, key), false);
         break;
     case RCN_ATTRIBUTES_CHILD_RESOURCE_REFERENCES:
-        body = res_wrap(r, false);
+        body = res_wrap(r);
         add_children(q, r, cJSON_GetObjectItemCaseSensitive(body, key), true);
         break;
     case RCN_CHILD_RESOURCE_REFERENCES: {
@@ -806,7 +805,7 @@ void h_update(struct rq *q, struct target *t)
     res_persist(q, r);
     if (r->ty == TY_CNT)
         cin_enforce_limits(q, r);
-    cJSON *rep = res_wrap(r, false);
+    cJSON *rep = res_wrap(r);
     notify_event(q, r, 1, rep);
     cJSON_Delete(rep);
     q->resp->rsc = RSC_UPDATED;
@@ -824,7 +823,7 @@ void h_update(struct rq *q, struct target *t)
         (void)res_set_rsp_body(q, b);
     } else if (rcn != RCN_NOTHING) {
         q->resp->content_ty = r->ty;
-        (void)res_set_rsp_body(q, res_wrap(r, false));
+        (void)res_set_rsp_body(q, res_wrap(r));
     }
     cJSON_Delete(root);
     return;
@@ -867,7 +866,7 @@ void h_delete(struct rq *q, struct target *t)
         return;
     }
     int rcn = q->req->rcn < 0 ? RCN_NOTHING : q->req->rcn;
-    cJSON *body = rcn == RCN_ATTRIBUTES ? res_wrap(r, false) : NULL;
+    cJSON *body = rcn == RCN_ATTRIBUTES ? res_wrap(r) : NULL;
     if (r->ty == TY_ACP || (r->ty == TY_AE))
         log_info("delete %s (%s) by %s", r->ri, r->path, q->orig_abs);
     q->resp->rsc = RSC_DELETED;

@@ -182,6 +182,24 @@ static bool is_ae_create(const struct m2m_request *r)
 }
 
 /* Normalises From into the absolute form the ACP engine matches against (SPEC-MAP A6). */
+static struct res *registree_cse(struct cse *c, const char *abs);
+
+/* The kind of an absolute originator ID (SPEC-MAP A6): "//sp/x" (one segment) is a CSE unless it
+ * is an S-stem AE-ID that is not a registered remoteCSE; "//sp/csi/x" is an AE; anything else
+ * matches neither kind. */
+enum acp_orig_kind cse_orig_kind(struct cse *c, const char *abs)
+{
+    const char *s1 = strchr(abs + 2, '/');
+    if (abs[0] != '/' || abs[1] != '/' || s1 == NULL)
+        return ACP_ORIG_OTHER;
+    const char *s2 = strchr(s1 + 1, '/');
+    if (s2 != NULL)
+        return strchr(s2 + 1, '/') ? ACP_ORIG_OTHER : ACP_ORIG_AE;
+    if (s1[1] != 'S')
+        return ACP_ORIG_CSE;
+    return registree_cse(c, abs) != NULL ? ACP_ORIG_CSE : ACP_ORIG_AE;
+}
+
 static m2m_rsc normalise_originator(struct rq *q, char *why, size_t whylen)
 {
     struct cse *c = q->cse;
@@ -190,31 +208,7 @@ static m2m_rsc normalise_originator(struct rq *q, char *why, size_t whylen)
         snprintf(why, whylen, "invalid originator");
         return RSC_BAD_REQUEST;
     }
-    /* kind: "//sp/x" with one segment is a CSE unless it is an S-stem AE-ID; two segments AE */
-    const char *rest = q->orig_abs + 2;
-    const char *s1 = strchr(rest, '/');
-    if (s1 == NULL) {
-        q->orig_kind = ACP_ORIG_OTHER;
-        return RSC_OK;
-    }
-    const char *s2 = strchr(s1 + 1, '/');
-    if (s2 == NULL)
-        q->orig_kind = s1[1] == 'S' ? ACP_ORIG_AE : ACP_ORIG_CSE;
-    else
-        q->orig_kind = strchr(s2 + 1, '/') ? ACP_ORIG_OTHER : ACP_ORIG_AE;
-    if (q->orig_kind == ACP_ORIG_AE && s2 == NULL) {
-        /* an "/S..." ID that is a registered remoteCSE is a CSE */
-        size_t pos = 0;
-        void *v;
-        while (hmap_next(c->tree.by_ri, &pos, NULL, &v)) {
-            struct res *r = v;
-            const char *csi = r->ty == TY_CSR ? res_attr_str(r, "csi") : NULL;
-            if (csi && strcmp(csi, s1) == 0) {
-                q->orig_kind = ACP_ORIG_CSE;
-                break;
-            }
-        }
-    }
+    q->orig_kind = cse_orig_kind(c, q->orig_abs);
     return RSC_OK;
 }
 

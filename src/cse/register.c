@@ -207,14 +207,14 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
     }
     res_persist(q, r);
     log_info("registered AE %s (api %s) as %s", stem, api ? api : "?", r->path);
-    cJSON *rep = res_wrap(r, false);
+    cJSON *rep = res_wrap(r);
     notify_event(q, parent, 3, rep);
     cJSON_Delete(rep);
     q->resp->rsc = RSC_CREATED;
     q->resp->content_location = strdup(q->req->drt == 2 ? r->ri : r->path);
     q->resp->content_ty = TY_AE;
     if (q->req->rcn != RCN_NOTHING)
-        (void)res_set_rsp_body(q, res_wrap(r, false));
+        (void)res_set_rsp_body(q, res_wrap(r));
     return;
 fail:
     cJSON_Delete(attrs);
@@ -289,7 +289,7 @@ void reg_create_csr(struct rq *q, struct res *parent, cJSON *attrs)
     q->resp->content_location = strdup(q->req->drt == 2 ? r->ri : r->path);
     q->resp->content_ty = TY_CSR;
     if (q->req->rcn != RCN_NOTHING)
-        (void)res_set_rsp_body(q, res_wrap(r, false));
+        (void)res_set_rsp_body(q, res_wrap(r));
     return;
 fail:
     cJSON_Delete(attrs);
