@@ -134,7 +134,9 @@ void grp_fanout(struct rq *q, struct target *t);
 /* notify.c */
 m2m_rc notifier_start(struct cse *c, struct notifier **out);
 void notifier_stop(struct notifier *n);
-void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep);
+/* Queues the notifications of subject's subscriptions for event net about `changed` (the
+ * representation is built only when a subscription selects the event). */
+void notify_event(struct rq *q, struct res *subject, int net, const struct res *changed);
 void notify_deliver(struct cse *c, struct note *list);
 /* Verification of a subscription (runs on a notifier thread, then re-submits the job). */
 void notify_verify_async(struct cse *c, struct job *j, char **urls, size_t n, char *body);

@@ -307,11 +307,9 @@ m2m_rc res_delete_subtree(struct rq *q, struct res *r)
 {
     struct res *parent = r->parent;
     /* notifications before the subtree (and the subscriptions in it) disappear */
-    cJSON *rep = res_wrap(r);
-    notify_event(q, r, 2, rep);
+    notify_event(q, r, 2, r);
     if (parent)
-        notify_event(q, parent, 4, rep);
-    cJSON_Delete(rep);
+        notify_event(q, parent, 4, r);
     if (r->ty == TY_CIN && parent && parent->ty == TY_CNT) {
         parent->cni--;
         parent->cbs -= r->cs;
@@ -486,10 +484,7 @@ void h_create(struct rq *q, struct target *t)
         }
     }
     if (req->ty == TY_SUB) {
-        size_t nsubs = 0;
-        for (struct res *c = parent->first_child; c; c = c->next_sibling)
-            nsubs += c->ty == TY_SUB;
-        if (nsubs >= (size_t)q->cse->cfg.max_subscriptions_per_resource) {
+        if (parent->n_subs >= (size_t)q->cse->cfg.max_subscriptions_per_resource) {
             rsc = RSC_NOT_ACCEPTABLE;
             snprintf(why, sizeof why, "too many subscriptions on this resource");
             goto fail;
@@ -584,11 +579,8 @@ void h_create(struct rq *q, struct target *t)
     res_persist(q, r);
     if (r->ty == TY_CIN)
         cin_enforce_limits(q, parent);
-    if (r->ty != TY_SUB) { /* a new subscription is not told about its own creation */
-        cJSON *rep = res_wrap(r);
-        notify_event(q, parent, 3, rep);
-        cJSON_Delete(rep);
-    }
+    if (r->ty != TY_SUB) /* a new subscription is not told about its own creation */
+        notify_event(q, parent, 3, r);
     respond_created(q, r);
     if (r->ty == TY_ACP)
         audit_change(q, "acp-create", r);
@@ -805,9 +797,7 @@ void h_update(struct rq *q, struct target *t)
     res_persist(q, r);
     if (r->ty == TY_CNT)
         cin_enforce_limits(q, r);
-    cJSON *rep = res_wrap(r);
-    notify_event(q, r, 1, rep);
-    cJSON_Delete(rep);
+    notify_event(q, r, 1, r);
     q->resp->rsc = RSC_UPDATED;
     if (r->ty == TY_ACP)
         audit_change(q, "acp-update", r);

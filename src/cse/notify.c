@@ -432,8 +432,11 @@ static bool net_selected(const struct res *sub, int net)
     return false;
 }
 
-void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep)
+void notify_event(struct rq *q, struct res *subject, int net, const struct res *changed)
 {
+    if (subject->n_subs == 0)
+        return; /* the common case: no child walk, no copy on every write */
+    cJSON *rep = NULL;
     for (struct res *s = subject->first_child; s; s = s->next_sibling) {
         if (s->ty != TY_SUB || res_expired(s, q->now_us) || !net_selected(s, net))
             continue;
@@ -444,16 +447,19 @@ void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep)
             continue;
         const cJSON *nctj = cJSON_GetObjectItemCaseSensitive(s->attrs, "nct");
         int nct = cJSON_IsNumber(nctj) ? (int)nctj->valuedouble : 1;
+        if (nct != 3 && rep == NULL && (rep = res_wrap(changed)) == NULL) {
+            for (size_t k = 0; k < n; k++)
+                free(urls[k]);
+            free(urls);
+            break;
+        }
         cJSON *body = cJSON_CreateObject();
         cJSON *sgn = cJSON_AddObjectToObject(body, "m2m:sgn");
         cJSON *nev = cJSON_AddObjectToObject(sgn, "nev");
-        if (nct == 3) {
-            const cJSON *inner = rep && rep->child ? rep->child : NULL;
-            const char *ri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(inner, "ri"));
-            cJSON_AddStringToObject(nev, "rep", ri ? ri : "");
-        } else if (rep) {
+        if (nct == 3) /* TS-0004 notificationContentType 3: the resource ID only */
+            cJSON_AddStringToObject(nev, "rep", changed->ri);
+        else
             cJSON_AddItemToObject(nev, "rep", cJSON_Duplicate(rep, true));
-        }
         cJSON_AddNumberToObject(nev, "net", net);
         char sur[320];
         snprintf(sur, sizeof sur, "%s/%s", q->cse->cfg.cse_id, s->ri);
@@ -478,4 +484,5 @@ void notify_event(struct rq *q, struct res *subject, int net, const cJSON *rep)
         nt->next = q->notes;
         q->notes = nt;
     }
+    cJSON_Delete(rep);
 }

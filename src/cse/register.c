@@ -207,9 +207,7 @@ void reg_create_ae(struct rq *q, struct res *parent, cJSON *attrs)
     }
     res_persist(q, r);
     log_info("registered AE %s (api %s) as %s", stem, api ? api : "?", r->path);
-    cJSON *rep = res_wrap(r);
-    notify_event(q, parent, 3, rep);
-    cJSON_Delete(rep);
+    notify_event(q, parent, 3, r);
     q->resp->rsc = RSC_CREATED;
     q->resp->content_location = strdup(q->req->drt == 2 ? r->ri : r->path);
     q->resp->content_ty = TY_AE;

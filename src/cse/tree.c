@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/timeutil.h"
+#include "model/restype.h"
 
 m2m_rc tree_init(struct tree *t)
 {
@@ -112,6 +113,8 @@ m2m_rc tree_link(struct tree *t, struct res *parent, struct res *r)
         parent->first_child = r;
     parent->last_child = r;
     parent->n_children++;
+    if (r->ty == TY_SUB)
+        parent->n_subs++;
     return M2M_OK;
 }
 
@@ -148,6 +151,8 @@ void tree_remove(struct tree *t, struct res *r, void (*cb)(void *ctx, struct res
         else
             p->last_child = r->prev_sibling;
         p->n_children--;
+        if (r->ty == TY_SUB)
+            p->n_subs--;
     } else {
         t->root = NULL;
     }

@@ -24,6 +24,7 @@ struct res {
     struct res *first_child, *last_child; /* in creation order */
     struct res *prev_sibling, *next_sibling;
     size_t n_children;
+    size_t n_subs; /* direct <subscription> children: notification work is skipped at 0 */
     /* type-specific state */
     struct acp_ruleset *pv, *pvs; /* ty 1: compiled policies */
     uint64_t cni, cbs;            /* ty 3: current instances and bytes */
