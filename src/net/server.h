@@ -29,15 +29,35 @@ struct srv_tls_cfg {
     char crl_file[512];       /* optional PEM CRL */
     bool require_client_cert; /* false: request but do not require */
     char priorities[256];     /* GnuTLS priority string; "" = the default of tls.c */
+    /* TS-0003 10.2.1 SNI: comma-separated host names this server answers for; a ClientHello
+     * whose SNI HostName is not among them fails with unrecognized_name. "" = the dNSName SANs
+     * of cert_file plus "localhost". A ClientHello without SNI is accepted. */
+    char server_names[512];
     /* Credential database for the PSK and raw-public-key SAEFs and for ending live sessions of
      * revoked credentials (checked every SRV tick, 250 ms); all NULL = certificates only. */
     struct tls_cred_hooks creds;
 };
 
+struct srv_exchange;
+
+/* A request on a raw route: an HTTP request handed over unmapped (the MEF's EST interface, RFC
+ * 7030, is plain HTTP, not a oneM2M primitive). Pointers are valid until srv_respond_raw. */
+struct srv_raw_request {
+    const char *method;       /* NUL-terminated */
+    const char *path;         /* percent-decoded path without the query, NUL-terminated */
+    const char *query;        /* raw query without '?', "" when none */
+    const char *content_type; /* "" when absent */
+    const uint8_t *body;
+    size_t body_len;
+    struct m2m_secctx sec; /* the connection's security context, as for primitives */
+};
+typedef void (*srv_raw_fn)(void *ctx, struct srv_exchange *x, const struct srv_raw_request *r);
+
 struct srv_cfg {
     struct srv_listener_cfg listeners[SRV_MAX_LISTENERS];
     int n_listeners;
     int threads;              /* event-loop threads, default = number of cores */
+    int max_connections_per_ip; /* per peer address (IPv6 per /64), 0 = unlimited (default) */
     int max_connections;      /* total, default 1024; at it, the loop's oldest connection that
                                  never sent a request is closed to make room, else the new
                                  connection is closed */
@@ -51,6 +71,11 @@ struct srv_cfg {
                                  up to max_pipeline are with the handler at once */
     struct http_limits http;
     struct srv_tls_cfg tls;
+    /* Raw routes: requests whose path starts with raw_prefix (e.g. "/.well-known/est/") go to
+     * raw_fn instead of the primitive handler; "" or raw_fn NULL = none. */
+    char raw_prefix[64];
+    srv_raw_fn raw_fn;
+    void *raw_ctx;
 };
 void srv_cfg_default(struct srv_cfg *c);
 
@@ -69,6 +94,11 @@ int srv_bound_port(const struct srv *s, int i);
 /* Sends the response for x (moves the response's owned fields) and releases x. Thread-safe;
  * must be called exactly once per exchange, even if the connection is gone. */
 void srv_respond(struct srv_exchange *x, struct m2m_response *resp);
+/* Answers a raw-route exchange: status line for http_status, Content-Type (NULL = none),
+ * extra_headers (NULL or CRLF-terminated lines, e.g. "Content-Transfer-Encoding: base64\r\n"),
+ * Content-Length and body. Same threading and once-only rule as srv_respond. */
+void srv_respond_raw(struct srv_exchange *x, int http_status, const char *content_type,
+                     const char *extra_headers, const uint8_t *body, size_t len);
 /* RFC 5705 exporter of the TLS session that carried x's request (label, optional context;
  * context NULL = no context value). Safe only on the thread of x's event loop, i.e. inside the
  * handler call for x or later on that loop: a GnuTLS session is never touched from two threads.

@@ -32,11 +32,24 @@ enum tls_cred_kind {
  *    certificate, TS-0003 8.1.2.5): the AE-IDs the credential database lists for it. NOT_FOUND:
  *    the certificate binds to its SAN alone. NULL: never consulted.
  *  generation: a counter that changes whenever a credential changed or was revoked.
- *  is_revoked: true when the Credential-ID names a revoked credential. */
+ *  is_revoked: true when the Credential-ID names a revoked credential.
+ *  psk_prefetch (optional, NULL = never called): remotely provisioned keys (TS-0003 8.3.2.1,
+ *    SPEC-MAP G5) are not in the database until fetched from the MEF, and a handshake callback
+ *    must not wait on the network. The transport reads the psk_identity from the client's
+ *    plaintext flight (TLS 1.2 ClientKeyExchange, TLS 1.3 ClientHello pre_shared_key) before
+ *    GnuTLS asks psk_lookup, and calls psk_prefetch on the loop thread. M2M_OK: psk_lookup can
+ *    answer now (known, unknown for good, or not fetchable); go on. M2M_ERR_AGAIN: a resolution
+ *    was started; the transport parks this handshake (reads nothing more from it; the handshake
+ *    timeout keeps running) until wake(wake_arg) is called, exactly once, from any thread (also
+ *    before psk_prefetch returned), then resumes it and psk_lookup answers from the result.
+ *    wake_arg stays valid until wake was called, even when the connection is gone meanwhile.
+ *    Any other code fails the handshake. */
 struct tls_cred_hooks {
     void *ctx;
     m2m_rc (*psk_lookup)(void *ctx, const char *identity, size_t idlen, uint8_t *key,
                          size_t *keylen, struct m2m_secctx *bind);
+    m2m_rc (*psk_prefetch)(void *ctx, const char *identity, size_t idlen,
+                           void (*wake)(void *wake_arg), void *wake_arg);
     m2m_rc (*rpk_lookup)(void *ctx, const char *ni_id, struct m2m_secctx *bind);
     m2m_rc (*node_lookup)(void *ctx, const char *san_id, struct m2m_secctx *bind);
     uint64_t (*generation)(void *ctx);

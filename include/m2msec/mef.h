@@ -1,0 +1,108 @@
+/* m2msec/mef.h: the MEF client side of the device library (TS-0003 8.3, SPEC-MAP G1-G10, wire
+ * protocol in docs/MEF.md): enrol with a bootstrap credential, register with the MEF, process
+ * MEF Client Commands, obtain certificates by EST, derive the usage-constrained key for a target,
+ * and (for Enrolment Targets such as a CSE) fetch a remotely provisioned key.
+ *
+ * All functions work on a struct m2msec_client (m2msec/client.h) whose url is the MEF's https://
+ * address, whose server_name is the MEF FQDN and whose credential is the bootstrap credential
+ * (M2MSEC_CRED_PSK with KpmID/Kpm, or M2MSEC_CRED_CERT); originator = the identity the MEF knows
+ * the client by. Conventions are those of client.h: int result codes, M2MSEC_ERR_RSC when the
+ * MEF answered with an error (the RSC in *rsc where offered, text in m2msec_client_errmsg). */
+#ifndef M2MSEC_MEF_H
+#define M2MSEC_MEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m2msec/client.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define M2MSEC_KEY_LEN 32
+#define M2MSEC_KEID_MAX 300
+#define M2MSEC_MEF_MAX_TARGETS 8
+
+/* Connects (if not connected) and runs the RFC 5705 exporter on the (D)TLS session with label
+ * (no context value). Results: OK, USAGE (plain transport, len 0 or > 255), CONNECT, TLS. */
+int m2msec_client_export(struct m2msec_client *c, const char *label, uint8_t *out, size_t len);
+
+/* The result of an enrolment (G3). Wipe with m2msec_enrolment_wipe. */
+struct m2msec_enrolment {
+    char keid[M2MSEC_KEID_MAX]; /* "HEX@mef-fqdn" */
+    uint8_t ke[M2MSEC_KEY_LEN];  /* Enrolment Key Ke (secret) */
+    char enrolee_id[256];
+    int64_t expires_s; /* Unix seconds (from the MEF's et) */
+    struct {
+        char target_id[256];
+        char fqdn[254];
+        int suid;
+    } targets[M2MSEC_MEF_MAX_TARGETS];
+    int n_targets;
+};
+void m2msec_enrolment_wipe(struct m2msec_enrolment *e);
+
+/* Enrolment key generation: exporter "EXPORTER-oneM2M-Bootstrap" (48 bytes) on the session,
+ * CREATE ty=905 at /mef, check that the MEF's keID equals hex(RelativeKeID)@mef_fqdn (case-
+ * insensitive hex; mef_fqdn NULL = the configured server_name). Results: OK, RSC (the MEF
+ * refused; *rsc), PROTOCOL (keID mismatch or malformed answer), transport errors. */
+int m2msec_mef_enrol(struct m2msec_client *c, const char *mef_fqdn, struct m2msec_enrolment *out,
+                     int *rsc);
+
+/* TS-0003 10.3.7: the usage-constrained key for SUID suid and the target's FQDN. */
+int m2msec_mef_derive_key(const struct m2msec_enrolment *e, int suid, const char *target_fqdn,
+                          uint8_t key[M2MSEC_KEY_LEN]);
+
+/* MEF Client Registration (8.3.5.2.3): CREATE ty=902 with fqdn = mef_fqdn, adminFQDN, optional
+ * et (oneM2M timestamp or NULL) and labels. *reg_id (malloc'd) gets the MEFClientRegID. */
+int m2msec_mef_register(struct m2msec_client *c, const char *mef_fqdn, const char *admin_fqdn,
+                        const char *et, const char *const *labels, size_t n_labels,
+                        char **reg_id, int *rsc);
+/* De-registration (8.3.5.2.6): DELETE /mef/<reg_id>. */
+int m2msec_mef_deregister(struct m2msec_client *c, const char *reg_id, int *rsc);
+
+/* Where command processing writes what it obtains. */
+struct m2msec_mef_cmd_env {
+    const char *mef_fqdn;  /* the URI host of CERT_PROV must equal it (8.3.9.7) */
+    const char *cert_out;  /* PEM certificate obtained by EST */
+    const char *key_out;   /* PEM private key generated for it (mode 0600) */
+    const char *ca_out;    /* PEM trust anchors from /cacerts (NULL = not written) */
+    unsigned subject_types; /* bit (1 << certSubjectType) the client may hold (1 Node-ID, 2
+                               CSE-ID, 3 AE-ID); 0 = all */
+    int max_commands;       /* bound of the loop, default 16 when 0 */
+};
+/* What happened, for the CLI and tests. */
+struct m2msec_mef_cmd_report {
+    int n_processed;
+    int last_status;          /* cmdStatusCode reported for the last command */
+    char retry_duration[32];  /* from NO_MORE_COMMANDS */
+    char cert_subject[256];   /* SAN of a certificate obtained, "" when none */
+};
+/* The MEF Client Command loop of 8.3.9: Retrieve, execute (CERT_PROV with EST; other classes are
+ * reported 41 CLASS_NOT_SUPPORTED), Update with the status, until NO_MORE_COMMANDS or
+ * max_commands. Client-side checks of 8.3.9.2 step 5 (40, 41, 42, 43, 100, 101). */
+int m2msec_mef_process_commands(struct m2msec_client *c, const char *reg_id,
+                                const struct m2msec_mef_cmd_env *env,
+                                struct m2msec_mef_cmd_report *report);
+
+/* EST (RFC 7030) over the client's session: /cacerts (written to ca_out when not NULL),
+ * /csrattrs, a fresh P-256 key (key_out, 0600), a CSR with SAN URI san_uri and challengePassword
+ * = base64(tls-exporter), /simpleenroll (or /simplereenroll when reenroll), certificate to
+ * cert_out (PEM). Results: OK, RSC (HTTP 4xx/5xx; *http_status), PROTOCOL, FILE, transport. */
+int m2msec_est_enroll(struct m2msec_client *c, const char *san_uri, bool reenroll,
+                      const char *key_out, const char *cert_out, const char *ca_out,
+                      int *http_status);
+
+/* Enrolment Target side (G5): RETRIEVE /fetchCredentials/<keid>/<suid>. On OK: key[0..*key_len)
+ * (*key_len in: capacity >= 32), enrolee (NUL-terminated, may be ""), *lifetime_s. */
+int m2msec_mef_fetch_credentials(struct m2msec_client *c, const char *keid, int suid,
+                                 uint8_t *key, size_t *key_len, char *enrolee, size_t enrolee_cap,
+                                 int64_t *lifetime_s, int *rsc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
