@@ -15,6 +15,7 @@
 #include "base/secret.h"
 #include "cse/config.h"
 #include "keys/credstore.h"
+#include "keys/keyfile.h"
 #include "tls/tls.h"
 
 #define GENERATED_PSK_LEN 32
@@ -87,33 +88,6 @@ int cred_open_for_cse(struct cse_config *cfg, struct credstore **out)
         return 1;
     credstore_tls_hooks(*out, &cfg->srv.tls.creds);
     return 0;
-}
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Hex to bytes; false on odd length, a non-hex digit or overflow. */
-static bool parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > cap)
-        return false;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return true;
 }
 
 static int parse_args(int argc, char **argv, struct cred_args *a)
@@ -190,7 +164,8 @@ static int do_add_psk(struct credstore *cs, const struct cred_args *a)
         keylen = GENERATED_PSK_LEN;
         if (gnutls_rnd(GNUTLS_RND_KEY, key, keylen) < 0)
             goto out;
-    } else if (!parse_hex(a->key_hex, key, sizeof key, &keylen) || keylen < CRED_PSK_MIN) {
+    } else if (keyfile_parse((const uint8_t *)a->key_hex, strlen(a->key_hex), &KEYFILE_RULE_CRED,
+                             key, sizeof key, &keylen) != M2M_OK) {
         fprintf(stderr, "m2msec: --key-hex needs %d to %d bytes in hex\n", CRED_PSK_MIN,
                 CRED_PSK_MAX);
         goto out;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: the `make fuzz` driver. Runs every libFuzzer target built in BUILD_DIR/tests/ for SECONDS
 # each, one after the other, on a copy of its seed corpus, and prints a summary table.
-# Usage: tests/fuzz/run.sh BUILD_DIR SECONDS
+# Usage: tests/fuzz/run.sh BUILD_DIR SECONDS [TARGETS]
+# TARGETS (optional) is a space-separated list of target names ("x509_ident keyfile"; the fuzz_
+# prefix may be given) to run instead of all of them, e.g. a new target alone; a name that is not
+# built is a usage error.
 # Each target fuzz_<name> starts from a fresh copy of tests/fuzz/corpus/<name>/ in
 # BUILD_DIR/fuzz-work/<name>/ (the tree's corpus grows only by deliberate commits), uses
 # tests/fuzz/<name>.dict when it exists, and writes crash inputs to BUILD_DIR/fuzz-artifacts/ and
@@ -9,8 +12,8 @@
 # (-timeout=10). Exits 1 when any target crashed, 2 on bad usage.
 set -euo pipefail
 
-if [ $# -ne 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
-  echo "usage: $0 BUILD_DIR SECONDS" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ] || ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
+  echo "usage: $0 BUILD_DIR SECONDS [TARGETS]" >&2
   exit 2
 fi
 if [ ! -d "$1/tests" ]; then
@@ -26,11 +29,22 @@ logs="$build/fuzz-logs"
 mkdir -p "$work" "$artifacts" "$logs"
 
 targets=()
-for exe in "$build"/tests/fuzz_*; do
-  [ -f "$exe" ] && [ -x "$exe" ] || continue
-  case "$exe" in *_replay) continue ;; esac
-  targets+=("$exe")
-done
+if [ $# -eq 3 ] && [ -n "${3// /}" ]; then
+  for name in $3; do
+    exe="$build/tests/fuzz_${name#fuzz_}"
+    if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then
+      echo "run.sh: no fuzz target $exe (configure with -DM2M_FUZZ=ON and build it)" >&2
+      exit 2
+    fi
+    targets+=("$exe")
+  done
+else
+  for exe in "$build"/tests/fuzz_*; do
+    [ -f "$exe" ] && [ -x "$exe" ] || continue
+    case "$exe" in *_replay) continue ;; esac
+    targets+=("$exe")
+  done
+fi
 if [ ${#targets[@]} -eq 0 ]; then
   echo "run.sh: no fuzz_* executables in $build/tests (configure with -DM2M_FUZZ=ON)" >&2
   exit 2
