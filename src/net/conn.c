@@ -1,9 +1,11 @@
 /* conn.c: one connection on its loop: accept, TLS handshake, reading into a bounded buffer,
  * HTTP framing with pipelining, the in-order exchange FIFO, the write path with backpressure,
  * timeouts and the lingering close. Runs on the owning loop thread only. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,6 +47,7 @@ void exchange_unref(struct srv_exchange *x)
         return;
     m2m_request_clear(&x->req);
     m2m_buf_free(&x->wire);
+    raw_hold_free(x->raw);
     free(x);
 }
 
@@ -58,7 +61,7 @@ static int64_t now_ms(void)
 }
 
 static m2m_rc conn_new(struct srv_loop *l, int fd, int li, const struct sockaddr_storage *peer,
-                       socklen_t peer_len)
+                       socklen_t peer_len, const char *peer_key)
 {
     m2m_rc rc = M2M_OK;
     struct srv *s = l->srv;
@@ -71,6 +74,7 @@ static m2m_rc conn_new(struct srv_loop *l, int fd, int li, const struct sockaddr
     c->in_cap = s->cfg.http.max_header_bytes + s->cfg.http.max_body + 2;
     c->t_open_ms = c->t_activity_ms = now_ms();
     c->seq = ++l->conn_seq;
+    snprintf(c->peer_key, sizeof c->peer_key, "%s", peer_key);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->sec.kind = M2M_SEC_NONE;
     memcpy(&c->sec.peer, peer, sizeof c->sec.peer);
@@ -109,14 +113,52 @@ static struct srv_conn *conn_idle_victim(struct srv_loop *l)
     return victim;
 }
 
-/* Accepts every pending connection on lfd. Over max_connections a connection is closed at
- * once (it never gets a buffer or a TLS session). */
+/* At max_connections, a connection of this loop that never sent a request makes room (oldest
+ * first): a flood of idle connections cannot lock out real clients, whose connections are
+ * protected once they have sent a request. False: refuse the newcomer. */
+static bool conn_admit(struct srv_loop *l)
+{
+    struct srv *s = l->srv;
+    if (atomic_fetch_add(&s->open, 1) < s->cfg.max_connections)
+        return true;
+    atomic_fetch_add(&s->rejected_limit, 1);
+    struct srv_conn *victim = conn_idle_victim(l);
+    if (victim == NULL) {
+        atomic_fetch_sub(&s->open, 1);
+        return false;
+    }
+    conn_close(victim); /* gives its slot back */
+    return true;
+}
+
+/* Per-peer quota refusals are logged at most once a second, with the count of those not
+ * logged, so that a flood cannot flood the log too. */
+static void quota_warn(struct srv *s, const struct sockaddr_storage *ss)
+{
+    long long now = (long long)m2m_mono_ms(), last = atomic_load(&s->quota_warn_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&s->quota_warn_ms, &last, now)) {
+        atomic_fetch_add(&s->quota_quiet, 1);
+        return;
+    }
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof a);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof a);
+    log_warn("net: connection from %s refused: per-peer limit of %d reached (%lu more refused "
+             "since the last warning)",
+             a, s->cfg.max_connections_per_ip, (unsigned long)atomic_exchange(&s->quota_quiet, 0));
+}
+
+/* Accepts every pending connection on lfd. Over the per-peer quota or max_connections a
+ * connection is closed at once (it never gets a buffer or a TLS session). */
 void conn_accept(struct srv_loop *l, int lfd, int li)
 {
     struct srv *s = l->srv;
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
+        char key[PEERQ_KEY_MAX] = "";
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -127,22 +169,20 @@ void conn_accept(struct srv_loop *l, int lfd, int li)
                 log_warn("net: accept: %s", strerror(errno));
             return;
         }
-        if (atomic_fetch_add(&s->open, 1) >= s->cfg.max_connections) {
-            /* At the limit, a connection of this loop that never sent a request makes room
-             * (oldest first): a flood of idle connections cannot lock out real clients, whose
-             * connections are protected once they have sent a request. */
-            struct srv_conn *victim = conn_idle_victim(l);
-            if (victim == NULL) {
-                atomic_fetch_sub(&s->open, 1);
-                atomic_fetch_add(&s->rejected_limit, 1);
-                close(fd);
-                continue;
-            }
+        if (s->peerq != NULL && !peerq_acquire(s->peerq, &ss, key)) {
             atomic_fetch_add(&s->rejected_limit, 1);
-            conn_close(victim); /* gives its slot back */
+            quota_warn(s, &ss);
+            close(fd);
+            continue;
         }
-        if (conn_new(l, fd, li, &ss, sl) != M2M_OK) {
+        if (!conn_admit(l)) {
+            peerq_release(s->peerq, key);
+            close(fd);
+            continue;
+        }
+        if (conn_new(l, fd, li, &ss, sl, key) != M2M_OK) {
             atomic_fetch_sub(&s->open, 1);
+            peerq_release(s->peerq, key);
             close(fd);
             continue;
         }
@@ -158,6 +198,9 @@ void conn_close(struct srv_conn *c)
     if (c->state == CONN_CLOSED)
         return;
     c->state = CONN_CLOSED;
+    conn_park_drop(c);
+    peerq_release(l->srv->peerq, c->peer_key);
+    c->peer_key[0] = '\0';
     (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     tls_session_free(c->tls);
     c->tls = NULL;
@@ -380,7 +423,20 @@ static void conn_answer_mapping_error(struct srv_exchange *x, const struct http_
     x->done = true;
 }
 
-/* One complete request: map it and hand it to the handler. */
+/* Gives x to the primitive handler (req) or the raw-route handler (req NULL). */
+static void conn_hand_over(struct srv_conn *c, struct srv_exchange *x, struct m2m_request *req)
+{
+    struct srv *s = c->loop->srv;
+    x->refs++; /* the handler's, dropped when its answer comes back to this loop */
+    x->counted = true;
+    atomic_fetch_add(&s->outstanding, 1);
+    if (req != NULL)
+        s->fn(s->ctx, x, req);
+    else
+        s->cfg.raw_fn(s->cfg.raw_ctx, x, raw_request(x->raw));
+}
+
+/* One complete request: map it (or route it raw) and hand it to the handler. */
 static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
 {
     struct srv *s = c->loop->srv;
@@ -394,6 +450,11 @@ static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
     x->keep_alive = m->keep_alive;
     if (!m->keep_alive)
         c->stop_parsing = true;
+    if (raw_route(c, x, m)) {
+        if (x->raw != NULL)
+            conn_hand_over(c, x, NULL);
+        return;
+    }
     m2m_rsc rsc = RSC_NONE;
     char err[256] = "";
     m2m_rc rc = http_to_request(m, &x->req, &rsc, err, sizeof err);
@@ -406,10 +467,7 @@ static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
     }
     x->req.t_recv_us = m2m_now_us();
     x->req.sec = c->sec;
-    x->refs++; /* the handler's, dropped when its srv_respond comes back to this loop */
-    x->counted = true;
-    atomic_fetch_add(&s->outstanding, 1);
-    s->fn(s->ctx, x, &x->req);
+    conn_hand_over(c, x, &x->req);
 }
 
 /* True while a request of this connection is with the handler. Requests on one connection are
@@ -472,7 +530,9 @@ static void conn_set_interest(struct srv_conn *c)
     uint32_t m = 0;
     if (c->state == CONN_CLOSED)
         return;
-    if (c->state == CONN_HANDSHAKE)
+    if (c->state == CONN_HANDSHAKE && conn_parked(c))
+        m = 0; /* psk_prefetch: the wake resumes it (park.c); the timeout keeps running */
+    else if (c->state == CONN_HANDSHAKE)
         m = c->want_write ? EPOLLOUT : EPOLLIN;
     else if (c->state == CONN_LINGER)
         m = EPOLLIN;
@@ -504,7 +564,9 @@ bool conn_cred_revoked(const struct srv_conn *c)
 static bool conn_handshake(struct srv_conn *c)
 {
     struct srv *s = c->loop->srv;
+    c->loop->hs_conn = c; /* for park_cookie, should the handshake park */
     m2m_rc rc = tls_handshake(c->tls);
+    c->loop->hs_conn = NULL;
     if (rc == M2M_ERR_AGAIN) {
         c->want_write = tls_wants_write(c->tls);
         conn_set_interest(c);

@@ -16,6 +16,7 @@
 #define SRV_TICK_MS 250                   /* timer scan period */
 #define SRV_LINGER_MS 2000                /* drain input after an error response, then close */
 #define SRV_READ_CHUNK 16384
+#define PEERQ_KEY_MAX 40 /* "6:" + 16 hex digits of a /64, or "4:" + 8 hex digits */
 
 /* One request/response pair. Referenced by the connection FIFO (until its bytes are queued for
  * writing or the connection closes) and by the handler (until srv_respond is processed by the
@@ -32,6 +33,7 @@ struct srv_exchange {
     bool counted;    /* handed to the handler: counted in srv->outstanding */
     struct m2m_request req;
     struct m2m_buf wire;
+    struct srv_raw_hold *raw;   /* a raw-route request (raw.c), NULL for primitives */
     struct srv_exchange *next;  /* connection FIFO */
     struct srv_exchange *qnext; /* completion queue */
 };
@@ -61,6 +63,8 @@ struct srv_conn {
     struct srv_conn *prev, *next; /* loop's connection list */
     struct srv_conn *dirty_next;
     bool in_dirty;
+    struct srv_park *park; /* while a psk_prefetch of its handshake is outstanding (park.c) */
+    char peer_key[PEERQ_KEY_MAX]; /* per-peer quota slot held ("" = none) */
 };
 
 struct srv_loop {
@@ -79,7 +83,9 @@ struct srv_loop {
     int64_t last_tick_ms;
     bool listeners_closed;
     bool lpaused[SRV_MAX_LISTENERS]; /* out of descriptors: resumed on the next tick */
-    uint64_t cred_gen; /* credential generation last checked against the open connections */
+    uint64_t cred_gen;        /* credential generation last checked against the open connections */
+    struct srv_conn *hs_conn; /* the connection whose tls_handshake is running (park.c) */
+    int n_parked;             /* connections with a park token */
 };
 
 struct srv {
@@ -95,6 +101,10 @@ struct srv {
     atomic_long outstanding; /* exchanges handed to the handler and not yet processed back */
     atomic_uint_fast64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
         parse_errors, timeouts, revoked_closed;
+    struct srv_hub *hub;        /* where psk_prefetch wakes go; outlives srv (park.c) */
+    struct peerq *peerq;        /* per-peer connection counts, NULL = unlimited */
+    atomic_llong quota_warn_ms; /* last per-peer quota warning (rate limit) */
+    atomic_ulong quota_quiet;   /* refusals not logged since */
 };
 
 /* conn.c */
@@ -110,5 +120,33 @@ void exchange_unref(struct srv_exchange *x);
 /* server.c */
 void loop_mark_dirty(struct srv_loop *l, struct srv_conn *c);
 void loop_pause_listener(struct srv_loop *l, int li);
+struct srv_loop *loop_current(void);
+/* Posts an answered exchange (x->wire filled) to its loop; any thread. */
+void exchange_post(struct srv_exchange *x);
+
+/* park.c: psk_prefetch parking. The hub is created with the server and marked dead by srv_stop;
+ * tokens keep it alive, so a wake after the server is gone only frees. */
+M2M_WARN_UNUSED m2m_rc park_hub_new(struct srv *s, struct srv_hub **out);
+void park_hub_kill(struct srv_hub *h); /* drops the server's reference; NULL is a no-op */
+void *park_cookie(void *srv);          /* tls_ctx_cfg.park_cookie */
+void park_notify(void *token);         /* tls_ctx_cfg.park_notify */
+bool conn_parked(const struct srv_conn *c);
+void conn_park_drop(struct srv_conn *c); /* on close */
+void loop_resume_parked(struct srv_loop *l);
+
+/* raw.c: raw routes. */
+struct http_msg;
+/* True when m goes to the raw route; the exchange then owns a copy of the request. */
+bool raw_route(struct srv_conn *c, struct srv_exchange *x, const struct http_msg *m);
+void raw_hold_free(struct srv_raw_hold *h);
+const struct srv_raw_request *raw_request(const struct srv_raw_hold *h);
+
+/* peerq.c: connections per peer address (IPv4 address, IPv6 /64). */
+M2M_WARN_UNUSED m2m_rc peerq_new(int limit, struct peerq **out);
+void peerq_free(struct peerq *q);
+/* Takes a slot for the peer; false when it already has `limit` (or on allocation failure).
+ * key receives the slot's name for peerq_release. */
+bool peerq_acquire(struct peerq *q, const struct sockaddr_storage *ss, char key[PEERQ_KEY_MAX]);
+void peerq_release(struct peerq *q, const char *key);
 
 #endif

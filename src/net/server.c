@@ -22,6 +22,11 @@
  * answers inline. */
 static _Thread_local struct srv_loop *tl_loop;
 
+struct srv_loop *loop_current(void)
+{
+    return tl_loop;
+}
+
 void srv_cfg_default(struct srv_cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -40,8 +45,8 @@ static m2m_rc cfg_check(const struct srv_cfg *c)
     if (c->n_listeners < 1 || c->n_listeners > SRV_MAX_LISTENERS)
         return M2M_ERR_CONFIG;
     if (c->threads < 0 || c->threads > SRV_MAX_THREADS || c->max_connections < 1 ||
-        c->idle_timeout_ms < 1 || c->read_timeout_ms < 1 || c->handshake_timeout_ms < 1 ||
-        c->max_pipeline < 1 || c->http.max_header_bytes == 0)
+        c->max_connections_per_ip < 0 || c->idle_timeout_ms < 1 || c->read_timeout_ms < 1 ||
+        c->handshake_timeout_ms < 1 || c->max_pipeline < 1 || c->http.max_header_bytes == 0)
         return M2M_ERR_CONFIG;
     for (int i = 0; i < c->n_listeners; i++)
         if (c->listeners[i].port < 0 || c->listeners[i].port > 65535 ||
@@ -317,6 +322,7 @@ static void *loop_main(void *arg)
         }
         for (int i = 0; i < n; i++)
             loop_dispatch(l, &evs[i]);
+        loop_resume_parked(l);
         loop_settle(l);
         loop_tick(l);
         loop_settle(l);
@@ -344,6 +350,11 @@ static void srv_destroy(struct srv *s)
         else
             loop_shutdown(l);
         loop_free_zombies(l);
+    }
+    park_hub_kill(s->hub); /* late psk_prefetch wakes touch no loop from here on */
+    s->hub = NULL;
+    for (int i = 0; i < s->nloops; i++) {
+        struct srv_loop *l = &s->loops[i];
         for (int j = 0; j < SRV_MAX_LISTENERS; j++)
             if (l->lfd[j] >= 0)
                 close(l->lfd[j]);
@@ -356,6 +367,7 @@ static void srv_destroy(struct srv *s)
     }
     free(s->loops);
     tls_ctx_free(s->tls);
+    peerq_free(s->peerq);
     free(s);
 }
 
@@ -376,7 +388,13 @@ static m2m_rc srv_tls_init(struct srv *s)
         .priorities = t->priorities,
         .kinds = 0, /* X.509, plus PSK and raw public keys when the hooks are there */
         .hooks = t->creds,
+        .server_names = t->server_names,
+        .park_cookie = park_cookie,
+        .park_notify = park_notify,
+        .park_ctx = s,
     };
+    if (memchr(t->server_names, '\0', sizeof t->server_names) == NULL)
+        return M2M_ERR_CONFIG;
     return tls_ctx_new(&tc, &s->tls);
 }
 
@@ -397,6 +415,9 @@ m2m_rc srv_start(const struct srv_cfg *cfg, srv_handler_fn fn, void *ctx, struct
     }
     for (int i = 0; i < s->cfg.n_listeners; i++)
         s->ports[i] = s->cfg.listeners[i].port;
+    TRY(park_hub_new(s, &s->hub));
+    if (s->cfg.max_connections_per_ip > 0)
+        TRY(peerq_new(s->cfg.max_connections_per_ip, &s->peerq));
     TRY(srv_tls_init(s));
     s->loops = calloc((size_t)s->cfg.threads, sizeof *s->loops);
     ENSURE_NONNULL(s->loops);
@@ -424,8 +445,7 @@ int srv_bound_port(const struct srv *s, int i)
 }
 
 /* Serializes on the caller's thread (pure work, off the loop), then posts the exchange to its
- * loop. The eventfd is written under the mutex so that once the loop has taken the exchange,
- * this thread no longer touches anything the loop may free. */
+ * loop. */
 void srv_respond(struct srv_exchange *x, struct m2m_response *resp)
 {
     struct m2m_response fallback;
@@ -443,6 +463,13 @@ void srv_respond(struct srv_exchange *x, struct m2m_response *resp)
         x->failed = true;
     m2m_response_clear(resp);
     m2m_request_clear(&x->req);
+    exchange_post(x);
+}
+
+/* The eventfd is written under the mutex so that once the loop has taken the exchange, this
+ * thread no longer touches anything the loop may free. */
+void exchange_post(struct srv_exchange *x)
+{
     struct srv_loop *l = x->loop;
     atomic_fetch_add(&l->srv->responses, 1);
     pthread_mutex_lock(&l->mu);

@@ -1,17 +1,28 @@
 /* tls.c: GnuTLS server sessions: credentials, non-blocking handshake, client certificate
- * verification and identity binding, record I/O and the RFC 5705 exporter. */
+ * verification and identity binding, SNI, the socket transport (with the psk_identity peek and
+ * parking for psk_prefetch), record I/O and the RFC 5705 exporter. */
 #include "tls/tls.h"
+#include "tls/x509_ident.h"
 
+#include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "base/log.h"
 #include "base/secret.h"
+#include "tls/psk_peek.h"
+
+#define TLS_MAX_NAMES 32
 
 /* Default priorities. TS-0003 10.2.1: TCP payloads are secured with TLS v1.2; TLS 1.3 is offered
  * too because every current client prefers it and it removes the CBC and RSA key transport legacy;
@@ -48,11 +59,33 @@ struct tls_ctx {
     unsigned kinds;
     bool have_ca; /* X.509 client certificates are verified against trust anchors */
     struct tls_cred_hooks hooks;
+    char *names[TLS_MAX_NAMES]; /* SNI host names answered for */
+    int n_names;
+    void *(*park_cookie)(void *park_ctx);
+    void (*park_notify)(void *cookie);
+    void *park_ctx;
+};
+
+/* The wake token of one psk_prefetch call: a reference for the session (dropped when it resumes
+ * or is freed) and one for the waker (dropped by tls_wake), so that a late wake is harmless. */
+struct tls_park {
+    atomic_int refs;
+    atomic_bool woken;
+    void *cookie;
+    void (*notify)(void *cookie);
 };
 
 struct tls_session {
     struct tls_ctx *ctx;
     gnutls_session_t ses;
+    int fd;
+    /* psk_prefetch: the client's bytes are read into rx and peeked at before GnuTLS gets them
+     * (rx_off of them so far); while parked none is handed over. */
+    bool peeking;
+    bool prefetch_failed;
+    uint8_t *rx;
+    size_t rx_len, rx_off;
+    struct tls_park *park;
     bool handshake_done;
     bool bye_sent;
     size_t again_len; /* length passed to the record_send that returned E_AGAIN */
@@ -67,8 +100,6 @@ static bool nonempty(const char *s)
 {
     return s != NULL && s[0] != '\0';
 }
-
-static m2m_rc cert_identity(gnutls_x509_crt_t crt, char *out, size_t outlen);
 
 /* TS-0003 8.1.2.5 (raw public key flavour): the key must be one the credential database lists;
  * it is named by its RFC 6920 identifier. The handshake's CertificateVerify proves possession. */
@@ -91,21 +122,14 @@ static int verify_rawpk(struct tls_session *s, const gnutls_datum_t *spki)
 }
 
 /* The name rules of an X.509 client certificate (F4/F8): exactly one usable identity and no
- * wildcard anywhere in the subjectAltName. */
+ * wildcard anywhere in the subjectAltName (src/tls/x509_ident.c, fuzzed on its own). */
 static int verify_names(const gnutls_datum_t *der)
 {
-    gnutls_x509_crt_t crt = NULL;
-    char id[M2M_ID_MAX];
-    int ok = -1;
-    if (gnutls_x509_crt_init(&crt) < 0)
-        return -1;
-    if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0 &&
-        cert_identity(crt, id, sizeof id) == M2M_OK)
-        ok = 0;
-    else
-        log_info("tls: client certificate names no acceptable identity (wildcard or malformed)");
-    gnutls_x509_crt_deinit(crt);
-    return ok;
+    struct x509_ident id;
+    if (x509_ident_from_der(der->data, der->size, &id) == M2M_OK)
+        return 0;
+    log_info("tls: client certificate names no acceptable identity (wildcard or malformed)");
+    return -1;
 }
 
 /* Runs inside the handshake when the client has sent its certificate (or chose not to).
@@ -179,6 +203,183 @@ static int psk_server_cb(gnutls_session_t ses, const gnutls_datum_t *username, g
     return 0;
 }
 
+/* ---- psk_prefetch: the wake token ---- */
+
+static void park_unref(struct tls_park *p)
+{
+    if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1)
+        free(p);
+}
+
+/* The wake handed to psk_prefetch: any thread, exactly once. */
+static void tls_wake(void *arg)
+{
+    struct tls_park *p = arg;
+    void *cookie = p->cookie;
+    void (*notify)(void *) = p->notify;
+    atomic_store(&p->woken, true);
+    if (notify != NULL && cookie != NULL)
+        notify(cookie);
+    park_unref(p);
+}
+
+/* Asks the credential database to make the peeked identity resolvable. M2M_ERR_AGAIN parks the
+ * session; any code but M2M_OK and M2M_ERR_AGAIN fails the handshake (tls.h). */
+static void prefetch(struct tls_session *s, const struct psk_peek_result *r)
+{
+    const struct tls_cred_hooks *h = &s->ctx->hooks;
+    if (r->id_len == 0 || memchr(r->id, '\0', r->id_len) != NULL)
+        return; /* psk_server_cb refuses these without a lookup */
+    struct tls_park *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return; /* psk_lookup answers from what the database has */
+    atomic_init(&p->refs, 2);
+    atomic_init(&p->woken, false);
+    p->notify = s->ctx->park_notify;
+    p->cookie = s->ctx->park_cookie ? s->ctx->park_cookie(s->ctx->park_ctx) : NULL;
+    m2m_rc rc = h->psk_prefetch(h->ctx, (const char *)r->id, r->id_len, tls_wake, p);
+    if (rc == M2M_ERR_AGAIN) {
+        s->park = p; /* the session's reference */
+        return;
+    }
+    if (rc != M2M_OK) {
+        log_info("tls: PSK identity resolution failed: %s", m2m_rc_str(rc));
+        s->prefetch_failed = true;
+    }
+    tls_wake(p); /* no wake will come: release the cookie and the waker's reference */
+    park_unref(p);
+}
+
+/* ---- the socket transport ---- */
+
+/* The key exchange of the ServerHello this session sent, for the ClientKeyExchange peek. */
+static enum psk_peek_kx kx_of(struct tls_session *s)
+{
+    switch (gnutls_kx_get(s->ses)) {
+    case GNUTLS_KX_UNKNOWN: return PSK_PEEK_KX_UNKNOWN;
+    case GNUTLS_KX_PSK:
+    case GNUTLS_KX_DHE_PSK:
+    case GNUTLS_KX_ECDHE_PSK:
+    case GNUTLS_KX_RSA_PSK: return PSK_PEEK_KX_PSK;
+    default: return PSK_PEEK_KX_OTHER;
+    }
+}
+
+/* While peeking: reads what the socket has into rx and looks for the psk_identity there before
+ * GnuTLS sees any of it. Returns 1 when rx holds bytes to hand over (or peeking ended), 0 on
+ * EOF, -1 with errno (EAGAIN also while parked). */
+static int peek_fill(struct tls_session *s)
+{
+    if (s->park != NULL) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (s->rx_off < s->rx_len)
+        return 1; /* peeked already, not yet handed over */
+    if (s->rx == NULL && (s->rx = malloc(PSK_PEEK_MAX)) == NULL) {
+        s->peeking = false;
+        return 1;
+    }
+    ssize_t r = recv(s->fd, s->rx + s->rx_len, PSK_PEEK_MAX - s->rx_len, 0);
+    if (r <= 0)
+        return r == 0 ? 0 : -1;
+    s->rx_len += (size_t)r;
+    struct psk_peek_result res;
+    m2m_rc rc = psk_peek(s->rx, s->rx_len, kx_of(s), &res);
+    if (rc == M2M_ERR_AGAIN && s->rx_len < PSK_PEEK_MAX)
+        return 1;
+    s->peeking = false; /* answered, or nothing to find within PSK_PEEK_MAX bytes */
+    if (rc == M2M_OK)
+        prefetch(s, &res);
+    if (s->park != NULL || s->prefetch_failed) {
+        errno = s->park != NULL ? EAGAIN : ECONNRESET; /* failed: GnuTLS gets no further */
+        return -1;
+    }
+    return 1;
+}
+
+static ssize_t sess_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
+{
+    struct tls_session *s = ptr;
+    if (s->peeking && !s->handshake_done) {
+        int r = peek_fill(s);
+        if (r <= 0) {
+            gnutls_transport_set_errno(s->ses, r < 0 ? errno : 0);
+            return r;
+        }
+    }
+    if (s->rx_off < s->rx_len) {
+        size_t n = s->rx_len - s->rx_off < len ? s->rx_len - s->rx_off : len;
+        memcpy(data, s->rx + s->rx_off, n);
+        s->rx_off += n;
+        if (s->rx_off == s->rx_len && !s->peeking) {
+            free(s->rx);
+            s->rx = NULL;
+            s->rx_len = s->rx_off = 0;
+        }
+        return (ssize_t)n;
+    }
+    ssize_t r = recv(s->fd, data, len, 0);
+    if (r < 0)
+        gnutls_transport_set_errno(s->ses, errno);
+    return r;
+}
+
+/* GnuTLS asks this only when a timeout is set, which this module never does: never blocks. */
+static int sess_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    struct tls_session *s = ptr;
+    if (s->park != NULL)
+        return 0;
+    if (s->rx_off < s->rx_len)
+        return 1;
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    return poll(&p, 1, 0);
+}
+
+static ssize_t sess_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+    struct tls_session *s = ptr;
+    struct msghdr m = {.msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t r = sendmsg(s->fd, &m, MSG_NOSIGNAL);
+    if (r < 0)
+        gnutls_transport_set_errno(s->ses, errno);
+    return r;
+}
+
+/* ---- SNI ---- */
+
+static bool sni_known(const struct tls_ctx *c, const char *name, size_t n)
+{
+    for (int i = 0; i < c->n_names; i++)
+        if (strlen(c->names[i]) == n && strncasecmp(c->names[i], name, n) == 0)
+            return true;
+    return false;
+}
+
+static bool name_ok(const char *buf, size_t size);
+
+/* TS-0003 10.2.1: the SNI HostName names the authority the client wants; a server that is not
+ * that authority refuses with unrecognized_name (RFC 6066 3). A ClientHello without SNI is
+ * accepted ([INTERP] in docs/DECISIONS.md: clients addressing an IP literal cannot send one). */
+static int sni_check_cb(gnutls_session_t ses)
+{
+    struct tls_session *s = gnutls_session_get_ptr(ses);
+    char name[256];
+    size_t n = sizeof name;
+    unsigned type = 0;
+    int r = gnutls_server_name_get(ses, name, &n, &type, 0);
+    if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        return 0;
+    if (r == 0 && type == GNUTLS_NAME_DNS && n < sizeof name && sni_known(s->ctx, name, n))
+        return 0;
+    if (r == 0 && n < sizeof name && name_ok(name, n))
+        log_info("tls: SNI '%.*s' is not a name of this server", (int)n, name);
+    else
+        log_info("tls: unusable SNI refused");
+    return GNUTLS_E_UNRECOGNIZED_NAME;
+}
+
 static m2m_rc ctx_load_x509(struct tls_ctx *c, const struct tls_ctx_cfg *cfg)
 {
     int r;
@@ -216,6 +417,71 @@ static m2m_rc ctx_load_x509(struct tls_ctx *c, const struct tls_ctx_cfg *cfg)
             log_error("tls: cannot load CRL %s: %s", cfg->crl_file, gnutls_strerror(r));
             return M2M_ERR_CONFIG;
         }
+    }
+    return M2M_OK;
+}
+
+static m2m_rc ctx_add_name(struct tls_ctx *c, const char *name, size_t n)
+{
+    if (n == 0 || sni_known(c, name, n))
+        return M2M_OK;
+    if (c->n_names >= TLS_MAX_NAMES) {
+        log_error("tls: more than %d server names", TLS_MAX_NAMES);
+        return M2M_ERR_CONFIG;
+    }
+    c->names[c->n_names] = strndup(name, n);
+    if (c->names[c->n_names] == NULL)
+        return M2M_ERR_NOMEM;
+    c->n_names++;
+    return M2M_OK;
+}
+
+/* The default SNI names: every dNSName SAN of the server certificate, plus "localhost". */
+static m2m_rc ctx_cert_names(struct tls_ctx *c)
+{
+    gnutls_datum_t der = {NULL, 0};
+    gnutls_x509_crt_t crt = NULL;
+    m2m_rc rc = M2M_OK;
+    if (gnutls_certificate_get_crt_raw(c->x509, 0, 0, &der) >= 0 &&
+        gnutls_x509_crt_init(&crt) >= 0 &&
+        gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) >= 0) {
+        for (unsigned seq = 0; seq < 64 && rc == M2M_OK; seq++) {
+            char buf[256];
+            size_t size = sizeof buf - 1;
+            int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
+            if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                break;
+            if (t == GNUTLS_SAN_DNSNAME && name_ok(buf, size))
+                rc = ctx_add_name(c, buf, size);
+        }
+    }
+    if (crt != NULL)
+        gnutls_x509_crt_deinit(crt);
+    return rc != M2M_OK ? rc : ctx_add_name(c, "localhost", 9);
+}
+
+/* TS-0003 10.2.1 SNI: the configured comma-separated list, else the certificate's names. */
+static m2m_rc ctx_server_names(struct tls_ctx *c, const char *list)
+{
+    if (!nonempty(list))
+        return ctx_cert_names(c);
+    for (const char *p = list; *p != '\0';) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t k = n;
+        while (k > 0 && p[k - 1] == ' ')
+            k--;
+        if (k > 0 && !name_ok(p, k)) {
+            log_error("tls: bad server name '%.*s'", (int)k, p);
+            return M2M_ERR_CONFIG;
+        }
+        RETURN_IF_ERR(ctx_add_name(c, p, k));
+        p += n;
+    }
+    if (c->n_names == 0) {
+        log_error("tls: server_names lists no name");
+        return M2M_ERR_CONFIG;
     }
     return M2M_OK;
 }
@@ -276,6 +542,10 @@ m2m_rc tls_ctx_new(const struct tls_ctx_cfg *cfg, struct tls_ctx **out)
     TRY(ctx_kinds(cfg, &c->kinds));
     c->hooks = cfg->hooks;
     TRY(ctx_load_x509(c, cfg));
+    TRY(ctx_server_names(c, cfg->server_names));
+    c->park_cookie = cfg->park_cookie;
+    c->park_notify = cfg->park_notify;
+    c->park_ctx = cfg->park_ctx;
     if (c->kinds & TLS_CRED_PSK) {
         if (gnutls_psk_allocate_server_credentials(&c->psk) < 0) {
             c->psk = NULL;
@@ -301,6 +571,8 @@ void tls_ctx_free(struct tls_ctx *c)
         gnutls_certificate_free_credentials(c->x509);
     if (c->psk)
         gnutls_psk_free_server_credentials(c->psk);
+    for (int i = 0; i < c->n_names; i++)
+        free(c->names[i]);
     free(c);
 }
 
@@ -324,7 +596,13 @@ m2m_rc tls_session_new(struct tls_ctx *ctx, int fd, struct tls_session **out)
     if (ctx->psk)
         ENSURE(gnutls_credentials_set(s->ses, GNUTLS_CRD_PSK, ctx->psk) >= 0, M2M_ERR_TLS);
     gnutls_certificate_server_set_request(s->ses, ctx->req_mode);
-    gnutls_transport_set_int(s->ses, fd);
+    gnutls_handshake_set_post_client_hello_function(s->ses, sni_check_cb);
+    s->fd = fd;
+    s->peeking = ctx->psk != NULL && ctx->hooks.psk_prefetch != NULL;
+    gnutls_transport_set_ptr(s->ses, s);
+    gnutls_transport_set_pull_function(s->ses, sess_pull);
+    gnutls_transport_set_pull_timeout_function(s->ses, sess_pull_timeout);
+    gnutls_transport_set_vec_push_function(s->ses, sess_push);
     /* The loop enforces its own handshake timeout. */
     gnutls_handshake_set_timeout(s->ses, 0);
     *out = s;
@@ -340,17 +618,24 @@ void tls_session_free(struct tls_session *s)
         return;
     if (s->ses)
         gnutls_deinit(s->ses);
+    park_unref(s->park);
+    free(s->rx);
     m2m_wipe(s, sizeof *s);
     free(s);
 }
 
-m2m_rc tls_handshake(struct tls_session *s)
+/* One gnutls_handshake step, mapped to m2m_rc. A failure sends the fitting alert (best effort:
+ * unrecognized_name for SNI, handshake_failure, ...). */
+static m2m_rc handshake_step(struct tls_session *s)
 {
-    if (s->handshake_done)
-        return M2M_OK;
     int r = gnutls_handshake(s->ses);
+    if (s->prefetch_failed) {
+        (void)gnutls_alert_send(s->ses, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+        return M2M_ERR_TLS;
+    }
     if (r == GNUTLS_E_SUCCESS) {
         s->handshake_done = true;
+        s->peeking = false;
         return M2M_OK;
     }
     if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal(r))
@@ -358,12 +643,33 @@ m2m_rc tls_handshake(struct tls_session *s)
     if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR)
         return M2M_ERR_CLOSED;
     log_info("tls: handshake failed: %s", gnutls_strerror(r));
+    (void)gnutls_alert_send_appropriate(s->ses, r);
     return M2M_ERR_TLS;
+}
+
+/* A parked session stays put until its wake; a wake that came while psk_prefetch was still
+ * running (or before this call) resumes at once. */
+m2m_rc tls_handshake(struct tls_session *s)
+{
+    if (s->handshake_done)
+        return M2M_OK;
+    for (int round = 0; round < 2; round++) {
+        if (s->park != NULL) {
+            if (!atomic_load(&s->park->woken))
+                return M2M_ERR_AGAIN;
+            park_unref(s->park);
+            s->park = NULL;
+        }
+        m2m_rc rc = handshake_step(s);
+        if (rc != M2M_ERR_AGAIN || s->park == NULL || !atomic_load(&s->park->woken))
+            return rc;
+    }
+    return M2M_ERR_AGAIN;
 }
 
 bool tls_wants_write(const struct tls_session *s)
 {
-    return gnutls_record_get_direction(s->ses) == 1;
+    return s->park == NULL && gnutls_record_get_direction(s->ses) == 1;
 }
 
 m2m_rc tls_read(struct tls_session *s, uint8_t *buf, size_t cap, size_t *n)
@@ -410,7 +716,7 @@ m2m_rc tls_write(struct tls_session *s, const uint8_t *buf, size_t len, size_t *
 
 size_t tls_pending(struct tls_session *s)
 {
-    return gnutls_record_check_pending(s->ses);
+    return gnutls_record_check_pending(s->ses) + (s->rx_len - s->rx_off);
 }
 
 void tls_bye(struct tls_session *s)
@@ -434,68 +740,6 @@ static bool name_ok(const char *buf, size_t size)
             return false;
     }
     return true;
-}
-
-/* Scans every SAN once: all must pass name_ok (a wildcard in any entry refuses the certificate,
- * exact matching only); returns the first entry of type want in out (M2M_ERR_NOT_FOUND when
- * there is none). */
-static m2m_rc san_pick(gnutls_x509_crt_t crt, int want, char *out, size_t outlen)
-{
-    char buf[M2M_ID_MAX];
-    bool found = false;
-    for (unsigned seq = 0; seq < 64; seq++) {
-        size_t size = sizeof buf - 1;
-        unsigned critical = 0;
-        int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, &critical);
-        if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-            return found ? M2M_OK : M2M_ERR_NOT_FOUND;
-        if (t == GNUTLS_E_SHORT_MEMORY_BUFFER)
-            return M2M_ERR_LIMIT; /* longer than any identity we can carry: be strict */
-        if (t < 0)
-            return M2M_ERR_MALFORMED;
-        bool text = t == GNUTLS_SAN_URI || t == GNUTLS_SAN_DNSNAME || t == GNUTLS_SAN_RFC822NAME;
-        if (text && !name_ok(buf, size))
-            return M2M_ERR_DENIED;
-        if (t == want && !found) {
-            snprintf(out, outlen, "%.*s", (int)size, buf);
-            found = true;
-        }
-    }
-    return M2M_ERR_LIMIT;
-}
-
-/* TS-0003 8.1.2.5 / 10.1: the identity of a certificate is in its subjectAltName: a URI for an
- * AE-ID, CSE-ID or Node-ID, a dNSName for a CSE's domain name or an FQDN. The CN is a last
- * resort for legacy certificates without any SAN. */
-static m2m_rc cert_identity(gnutls_x509_crt_t crt, char *out, size_t outlen)
-{
-    char buf[M2M_ID_MAX];
-    m2m_rc rc = san_pick(crt, GNUTLS_SAN_URI, out, outlen);
-    if (rc != M2M_ERR_NOT_FOUND)
-        return rc;
-    rc = san_pick(crt, GNUTLS_SAN_DNSNAME, out, outlen);
-    if (rc != M2M_ERR_NOT_FOUND)
-        return rc;
-    size_t size = sizeof buf - 1;
-    int r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size);
-    if (r < 0 || !name_ok(buf, size))
-        return M2M_ERR_MALFORMED;
-    snprintf(out, outlen, "%.*s", (int)size, buf);
-    return M2M_OK;
-}
-
-static m2m_rc cert_fingerprint_id(const gnutls_datum_t *der, char *out, size_t outlen)
-{
-    uint8_t md[32];
-    size_t mdlen = sizeof md;
-    if (gnutls_fingerprint(GNUTLS_DIG_SHA256, der, md, &mdlen) < 0 || mdlen != sizeof md)
-        return M2M_ERR_TLS;
-    if (outlen < 5 + 2 * sizeof md + 1)
-        return M2M_ERR_LIMIT;
-    memcpy(out, "cert:", 5);
-    for (size_t i = 0; i < mdlen; i++)
-        snprintf(out + 5 + 2 * i, 3, "%02x", md[i]);
-    return M2M_OK;
 }
 
 static void sec_copy_binding(struct m2m_secctx *sec, const struct m2m_secctx *b)
@@ -527,7 +771,7 @@ static m2m_rc psk_secctx(struct tls_session *s, struct m2m_secctx *sec)
 static m2m_rc x509_secctx(struct tls_session *s, const gnutls_datum_t *der, struct m2m_secctx *sec)
 {
     m2m_rc rc = M2M_OK;
-    gnutls_x509_crt_t crt = NULL;
+    struct x509_ident id;
     unsigned status = 0;
     /* Defence in depth: the verify callback already accepted this chain; check again so that a
      * missing callback can never turn into an unverified identity. */
@@ -536,10 +780,9 @@ static m2m_rc x509_secctx(struct tls_session *s, const gnutls_datum_t *der, stru
     ENSURE(s->ctx->have_ca, M2M_ERR_DENIED);
     ENSURE(gnutls_certificate_verify_peers(s->ses, &purpose, 1, &status) >= 0 && status == 0,
            M2M_ERR_DENIED);
-    ENSURE(gnutls_x509_crt_init(&crt) >= 0, M2M_ERR_NOMEM);
-    ENSURE(gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0, M2M_ERR_MALFORMED);
-    TRY(cert_identity(crt, sec->identity, sizeof sec->identity));
-    TRY(cert_fingerprint_id(der, sec->cred_id, sizeof sec->cred_id));
+    TRY(x509_ident_from_der(der->data, der->size, &id));
+    memcpy(sec->identity, id.identity, sizeof sec->identity);
+    memcpy(sec->cred_id, id.cred_id, sizeof sec->cred_id);
     sec->kind = M2M_SEC_TLS_CERT;
     sec->n_bound = 0;
     if (strncmp(sec->identity, "urn:", 4) == 0 && s->ctx->hooks.node_lookup != NULL) {
@@ -554,8 +797,6 @@ static m2m_rc x509_secctx(struct tls_session *s, const gnutls_datum_t *der, stru
         }
     }
 out:
-    if (crt)
-        gnutls_x509_crt_deinit(crt);
     return rc;
 }
 

@@ -73,6 +73,20 @@ struct tls_ctx_cfg {
     const char *priorities; /* NULL/"" = TLS_DEFAULT_PRIORITIES */
     unsigned kinds;         /* enum tls_cred_kind bits; 0 = X509 plus whatever the hooks enable */
     struct tls_cred_hooks hooks; /* all NULL: certificates only */
+    /* TS-0003 10.2.1 SNI: comma-separated host names (case-insensitive); a ClientHello whose
+     * SNI HostName is not among them fails with unrecognized_name; no SNI is accepted.
+     * NULL/"" = the dNSName SANs of cert_file plus "localhost". */
+    const char *server_names;
+    /* The transport's side of hooks.psk_prefetch. When a handshake is about to call
+     * psk_prefetch, park_cookie(park_ctx) runs on the thread of tls_handshake and returns the
+     * transport's cookie for that handshake; park_notify(cookie) is then called exactly once,
+     * from any thread: when the hook's wake comes, or at once when the hook did not park. While
+     * a session is parked tls_handshake answers M2M_ERR_AGAIN without touching the socket and
+     * tls_wants_write is false; the next call after the wake resumes it. NULL park_cookie: no
+     * notification (the caller polls tls_handshake). */
+    void *(*park_cookie)(void *park_ctx);
+    void (*park_notify)(void *cookie);
+    void *park_ctx;
 };
 
 /* The default priority string, see tls.c for the reasoning. */

@@ -56,6 +56,9 @@ class ClientMixin:
 
 
 class ClientHttpTest(ClientMixin, CseTestCase):
+    # wrong.example.com passes the server's SNI check (TS-0003 10.2.1) so that the client's own
+    # certificate name check is what refuses it; sni.example.com is refused by the server.
+    cse_args = ("--set", "tls.server_names=localhost,wrong.example.com")
 
     def scenario(self, base, stem):
         """register AE -> container -> cin -> la, all through the CLI with base options."""
@@ -196,6 +199,12 @@ class ClientHttpTest(ClientMixin, CseTestCase):
                          "retrieve", "/cse-in")
         out, err = self.assert_exit(res, 3, "name mismatch")
         self.assertIn("does not match", self.one_error_line(err))
+
+    def test_unserved_sni_is_refused_by_the_server(self):
+        res = run_client(*self.https_args(), "--servername", "sni.example.com", "--from", "Cx",
+                         "retrieve", "/cse-in")
+        out, err = self.assert_exit(res, 3, "SNI not served")
+        self.assertIn("not recognized", self.one_error_line(err))
 
     def test_https_localhost_name_verifies(self):
         res = run_client("--url", "https://localhost:%d" % self.cse.https_port, "--ca",
