@@ -61,11 +61,11 @@ struct est_enroll_req {
 
 /* The outcome of est_enroll for the HTTP answer. */
 struct est_result {
-    int http_status;         /* 200 on success; 400, 403 or 500 otherwise */
-    char error[128];         /* one line for the HTTP body and the log ("" on success) */
-    char san[EST_ID_MAX];    /* the identity certified */
-    char serial_hex[41];     /* serial of the new certificate, lower-case hex */
-    char fingerprint[65];    /* SHA-256 of the new certificate DER, lower-case hex */
+    int http_status;      /* 200 on success; 400, 403 or 500 otherwise */
+    char error[128];      /* one line for the HTTP body and the log ("" on success) */
+    char san[EST_ID_MAX]; /* the identity certified */
+    char serial_hex[41];  /* serial of the new certificate, lower-case hex */
+    char fingerprint[65]; /* SHA-256 of the new certificate DER, lower-case hex */
 };
 
 /* POST /simpleenroll and /simplereenroll (RFC 7030 4.2): decodes and checks the PKCS#10 request
@@ -82,8 +82,31 @@ M2M_WARN_UNUSED m2m_rc est_enroll(const struct est_ca *ca, const struct est_enro
                                   struct m2m_buf *out, struct est_result *res);
 
 /* The checks of est_enroll up to (not including) issuing, on a DER PKCS#10: used by the fuzz
- * target and by the client library's self-check. san/cap receive the SAN URI. */
+ * target and by the client library's self-check. san/cap receive the SAN URI, challenge/chcap
+ * the challengePassword (both NUL-terminated). M2M_ERR_MALFORMED: DER (trailing bytes included),
+ * a duplicated challengePassword/extensionRequest attribute or SAN extension, signature algorithm
+ * other than ecdsa-with-SHA256, key not P-256, bad self-signature, SAN not exactly one URI of an
+ * AE-ID/CSE-ID/Node-ID form or not fitting cap; M2M_ERR_DENIED: challengePassword absent or not
+ * fitting chcap; M2M_ERR_INTERNAL: NULL or empty output buffers. */
 M2M_WARN_UNUSED m2m_rc est_csr_check_der(const uint8_t *der, size_t len, char *san, size_t cap,
                                          char *challenge, size_t chcap);
+
+/* Base64 of RFC 4648 section 4 (standard alphabet, '=' padding required) for the EST bodies.
+ * est_b64_decode decodes peer data: CR, LF and space are skipped anywhere (RFC 7030 4.1.3 allows
+ * line breaks); any other byte outside the alphabet, padding before the end, a missing or excess
+ * '=', or non-zero bits in the last group's padding are M2M_ERR_MALFORMED. Writes at most cap
+ * bytes to out (M2M_ERR_LIMIT when more would be needed; nothing is read past in + len) and sets
+ * *out_len. est_b64_encode appends the encoding of in to out on one line (no CR/LF), nothing on
+ * failure (M2M_ERR_LIMIT / M2M_ERR_NOMEM from the buffer). */
+M2M_WARN_UNUSED m2m_rc est_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+                                      size_t *out_len);
+M2M_WARN_UNUSED m2m_rc est_b64_encode(const uint8_t *in, size_t len, struct m2m_buf *out);
+
+/* The CsrAttrs DER that est_csrattrs encodes (before base64), written to out (cap bytes; the
+ * value needs at most EST_ID_MAX + 96 bytes). san_uri must be an AE-ID, CSE-ID or Node-ID URI
+ * form (pki_flavour_check), without '*': M2M_ERR_MALFORMED otherwise; M2M_ERR_LIMIT when cap is
+ * too small. */
+M2M_WARN_UNUSED m2m_rc est_csrattrs_der(const char *san_uri, uint8_t *out, size_t cap,
+                                        size_t *out_len);
 
 #endif
