@@ -857,3 +857,143 @@ def check_attack_row(tc, row, baseline_mib, min_ok_pct=95.0, max_p99_ms=3000.0):
     tc.assertLessEqual(growth, mem_limit_mib(), "%s: peak RSS %.1f MiB is %.1f MiB over the "
                        "baseline %.1f MiB" % (row["attack"], row["peak_mib"], growth,
                                               baseline_mib))
+
+
+# -- the MEF process (test_mef_server.py) -------------------------------------------------------
+# Appended: `m2msec mef serve` on an ephemeral port with its own data directory, its admin CLI,
+# and clients over TLS-PSK (openssl s_client, gnutls-cli) or certificates (python ssl).
+
+MEF_FQDN = "mef.m2msec.test"
+
+
+def mef_http(method, path, origin, body=None, ty=None, keep_alive=False, rqi=None, extra=None):
+    """One HTTP/1.1 request to the MEF as bytes (origin None = no X-M2M-Origin)."""
+    data = body if isinstance(body, bytes) else (json.dumps(body).encode()
+                                                 if body is not None else b"")
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s" % HOST,
+             "X-M2M-RI: %s" % (rqi or new_rqi()), "X-M2M-RVI: 3"]
+    if origin is not None:
+        lines.append("X-M2M-Origin: %s" % origin)
+    if ty is not None:
+        lines.append("Content-Type: application/json;ty=%d" % ty)
+    elif data:
+        lines.append("Content-Type: application/json")
+    if data or method in ("POST", "PUT"):
+        lines.append("Content-Length: %d" % len(data))
+    lines += list(extra or [])
+    lines.append("Connection: %s" % ("keep-alive" if keep_alive else "close"))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+class Mef(Cse):
+    """One `m2msec mef serve` process (initialised with `mef init`) on an ephemeral port."""
+
+    def __init__(self, *extra, fqdn=MEF_FQDN, log_level="info", start=True):
+        self.fqdn = fqdn
+        self.port = None
+        super().__init__(*extra, http=False, https=True, log_level=log_level, start=False)
+        self.data_dir = os.path.join(self.work, "mef")
+        self.admin("init", "--fqdn", fqdn)
+        if start:
+            self.start()
+
+    def argv(self):
+        return [BIN, "mef", "serve", "--data", self.data_dir, "--listen", "%s:0" % HOST,
+                "--set", "log.level=%s" % self.log_level] + self.extra
+
+    def _parse_ready(self, line):
+        m = re.search(r"\bmef=([0-9.]+):(\d+)", line)
+        if not m or m.group(1) != HOST:
+            self.kill9()
+            raise AssertionError("bad READY line: %r" % line)
+        self.port = self.https_port = int(m.group(2))
+
+    @property
+    def ca_pem(self):
+        return os.path.join(self.data_dir, "ca.pem")
+
+    @property
+    def db_path(self):
+        return os.path.join(self.data_dir, "mef.db")
+
+    def admin(self, *args, check=True):
+        """`m2msec mef <args> --data DIR`; returns the CompletedProcess (text)."""
+        cmd = [BIN, "mef"] + [str(a) for a in args] + ["--data", self.data_dir]
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60, text=True)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (rc %d): %s" % (" ".join(cmd), p.returncode,
+                                                           p.stderr[-2000:]))
+        return p
+
+    def add_kpm(self, kpmid, key_hex, identity):
+        path = os.path.join(self.work, "kpm-%s.hex" % re.sub(r"[^A-Za-z0-9]", "_", kpmid))
+        with open(path, "w") as f:
+            f.write(key_hex + "\n")
+        return self.admin("add-kpm", "--kpmid", kpmid, "--key-file", path, "--identity",
+                          identity)
+
+    def issue_cert(self, uri, cn, name=None):
+        """A client certificate from the MEF CA (`m2msec pki issue` on DIR through a link)."""
+        issuer = os.path.join(self.work, "issuer")
+        if not os.path.exists(os.path.join(issuer, "pki")):
+            os.makedirs(issuer, exist_ok=True)
+            os.symlink(self.data_dir, os.path.join(issuer, "pki"))
+        name = name or re.sub(r"[^A-Za-z0-9]+", "_", uri).strip("_")
+        cert = os.path.join(self.work, name + ".pem")
+        key = os.path.join(self.work, name + ".key")
+        p = subprocess.run([BIN, "pki", "issue", "--data-dir", issuer, "--uri", uri, "--cn", cn,
+                            "--out-cert", cert, "--out-key", key], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("pki issue failed: %s" % p.stderr.decode(errors="replace"))
+        return cert, key
+
+    def openssl_psk(self, data, identity, key_hex, *opts, export=None, export_len=48):
+        """openssl s_client with a PSK; data is sent on stdin. Returns (stdout bytes, parsed
+        responses, keying material bytes of `export` or None)."""
+        cmd = ["openssl", "s_client", "-connect", "%s:%d" % (HOST, self.port), "-psk_identity",
+               identity, "-psk", key_hex, "-ign_eof"] + list(opts)
+        if export:
+            cmd += ["-keymatexport", export, "-keymatexportlen", str(export_len)]
+        else:
+            cmd += ["-quiet"]
+        p = subprocess.run(cmd, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        out = p.stdout
+        km = None
+        m = re.search(rb"Keying material: ([0-9A-Fa-f]+)", out)
+        if m:
+            km = bytes.fromhex(m.group(1).decode())
+        at = out.find(b"HTTP/1.1 ")
+        return out, (parse_responses(out[at:]) if at >= 0 else []), km
+
+    def gnutls_psk(self, data, identity, key_hex, priority):
+        """gnutls-cli with a PSK; stdin stays open until the server closes. Returns (stdout,
+        parsed responses)."""
+        cmd = ["gnutls-cli", "--port", str(self.port), HOST, "--x509cafile", self.ca_pem,
+               "--pskusername", identity, "--pskkey", key_hex, "--priority", priority]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        out = b""
+        try:
+            p.stdin.write(data)
+            p.stdin.flush()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                import select as _select
+                r, _, _ = _select.select([p.stdout], [], [], 0.2)
+                if r:
+                    chunk = os.read(p.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                elif p.poll() is not None:
+                    break
+        finally:
+            p.kill()
+            p.wait(10)
+            p.stdin.close()
+            p.stdout.close()
+        at = out.find(b"HTTP/1.1 ")
+        return out, parse_responses(out[at:]) if at >= 0 else []

@@ -1,0 +1,122 @@
+/* mef_est.c: the EST routes of the MEF listener (RFC 7030 over the Mmef TLS session; TS-0003
+ * 8.3.6.2, SPEC-MAP G7): the TLS session is the client authentication, the identity the CSR may
+ * name comes from the store (CERT_PROV commands) and the session, the checks and the issuing
+ * are src/mef/est.c's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/timeutil.h"
+#include "mef/mef_internal.h"
+
+#define EST_B64 "Content-Transfer-Encoding: base64\r\n"
+#define EST_MAX_IDS 8
+
+static void est_text(struct srv_exchange *x, int status, const char *msg)
+{
+    srv_respond_raw(x, status, "text/plain", NULL, (const uint8_t *)msg, strlen(msg));
+}
+
+static void est_buf(struct srv_exchange *x, const char *ctype, struct m2m_buf *b)
+{
+    srv_respond_raw(x, 200, ctype, EST_B64, b->data, b->len);
+}
+
+/* 8.3.6.2.2 step 3.c: the identities the client may request: the certSubjectIDs of the CERT_PROV
+ * commands issued to it, then its own authenticated identity. */
+static size_t allowed_ids(struct mef_server *m, const char *client, char (*ids)[MEF_ID_MAX + 1])
+{
+    size_t n = 0;
+    if (mef_store_cert_subjects(m->st, client, ids, EST_MAX_IDS - 1, &n) != M2M_OK)
+        n = 0;
+    snprintf(ids[n++], MEF_ID_MAX + 1, "%s", client);
+    return n;
+}
+
+/* For /simplereenroll the client must hold a certificate this MEF issued: its fingerprint is
+ * in the cert table, and the SAN it names is the only identity the new CSR may carry. The
+ * transport gives the handler the certificate's SHA-256 (cred_id "cert:<hex>"), not its DER,
+ * so the check "issued by this CA, same SAN" runs against our issuance records. */
+static bool reenroll_san(struct mef_server *m, const struct m2m_secctx *sec, char *san)
+{
+    if (sec->kind != M2M_SEC_TLS_CERT || strncmp(sec->cred_id, "cert:", 5) != 0)
+        return false;
+    return mef_store_cert_san(m->st, sec->cred_id + 5, san, MEF_ID_MAX + 1) == M2M_OK;
+}
+
+static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
+                             const struct srv_raw_request *r, bool re)
+{
+    char ids[EST_MAX_IDS][MEF_ID_MAX + 1];
+    const char *idp[EST_MAX_IDS];
+    uint8_t cb[EST_CB_LEN];
+    struct m2m_buf out = M2M_BUF_INIT;
+    struct est_result res;
+    size_t n = 1;
+    if (re ? !reenroll_san(m, &r->sec, ids[0]) : (n = allowed_ids(m, r->sec.identity, ids)) == 0)
+        return est_text(x, 403, "re-enrolment needs a certificate this MEF issued\n");
+    for (size_t i = 0; i < n; i++)
+        idp[i] = ids[i];
+    /* RFC 9266 tls-exporter channel binding, carried in challengePassword ([INTERP] MEF.md) */
+    if (srv_tls_export(x, EST_CB_LABEL, strlen(EST_CB_LABEL), NULL, 0, cb, sizeof cb) != M2M_OK)
+        return est_text(x, 500, "channel binding unavailable\n");
+    struct est_enroll_req q = {.body = r->body,
+                               .body_len = r->body_len,
+                               .allowed_ids = idp,
+                               .n_allowed = (int)n,
+                               .cb = cb,
+                               .cb_len = sizeof cb,
+                               .days = m->cfg.cert_days,
+                               .now_s = m2m_now_us() / 1000000};
+    m2m_rc rc = est_enroll(m->ca, &q, &out, &res);
+    m2m_wipe(cb, sizeof cb);
+    if (rc == M2M_OK && mef_store_cert_add(m->st, res.serial_hex, res.san, res.fingerprint,
+                                           r->sec.identity) != M2M_OK)
+        rc = M2M_ERR_IO;
+    if (rc == M2M_OK) {
+        log_info("mef: EST issued %s to %s (serial %s)", res.san, r->sec.identity, res.serial_hex);
+        srv_respond_raw(x, 200, "application/pkcs7-mime; smime-type=certs-only", EST_B64, out.data,
+                        out.len);
+    } else {
+        log_info("mef: EST refused for %s: %s", r->sec.identity, res.error);
+        est_text(x, rc == M2M_ERR_IO ? 500 : (res.http_status ? res.http_status : 500),
+                 res.error[0] ? res.error : "enrolment failed");
+    }
+    m2m_buf_free(&out);
+}
+
+void mef_est_route(void *ctx, struct srv_exchange *x, const struct srv_raw_request *r)
+{
+    struct mef_server *m = ctx;
+    const char *op = r->path + strlen("/.well-known/est/");
+    struct m2m_buf out = M2M_BUF_INIT;
+    bool get = strcmp(r->method, "GET") == 0, post = strcmp(r->method, "POST") == 0;
+    /* 8.3.6.2.1 note 3: the TLS session authenticates the client; never HTTP authentication */
+    if (r->sec.kind != M2M_SEC_TLS_PSK && r->sec.kind != M2M_SEC_TLS_CERT)
+        return est_text(x, 403, "client authentication required\n");
+    if (get && strcmp(op, "cacerts") == 0) {
+        if (est_cacerts(m->ca, &out) == M2M_OK)
+            est_buf(x, "application/pkcs7-mime", &out);
+        else
+            est_text(x, 500, "cacerts failed\n");
+    } else if (get && strcmp(op, "csrattrs") == 0) {
+        char ids[EST_MAX_IDS][MEF_ID_MAX + 1];
+        size_t n = allowed_ids(m, r->sec.identity, ids);
+        /* the identity the client must request: the latest CERT_PROV subject, else itself */
+        m2m_rc rc = est_csrattrs(ids[n >= 2 ? n - 2 : 0], &out);
+        if (rc == M2M_OK)
+            est_buf(x, "application/csrattrs", &out);
+        else if (rc == M2M_ERR_MALFORMED) /* not a CSE-ID, AE-ID or URN: nothing to certify */
+            est_text(x, 403, "no certifiable identity for this client\n");
+        else
+            est_text(x, 500, "csrattrs failed\n");
+    } else if (post && strcmp(op, "simpleenroll") == 0) {
+        est_enroll_route(m, x, r, false);
+    } else if (post && strcmp(op, "simplereenroll") == 0) {
+        est_enroll_route(m, x, r, true);
+    } else {
+        est_text(x, 404, "unknown EST operation\n");
+    }
+    m2m_buf_free(&out);
+}

@@ -1,0 +1,459 @@
+"""test_mef_server.py: the MEF process `m2msec mef serve` (TS-0003 8.3, SPEC-MAP G1-G10,
+docs/MEF.md) as a black box: the MEF Handshake with TLS-PSK (openssl s_client, gnutls-cli) and
+certificates (python ssl), the enrolment key equal to the client's own RFC 5705 exporter output,
+fetchCredentials with the 10.3.7 derivation recomputed here, client registration, commands, key
+registration, EST, and every error row of the MEF.md tables."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import unittest
+
+import m2mtest
+from m2mtest import HOST, MEF_FQDN, Mef, mef_http
+
+KEY1 = "00112233445566778899aabbccddeeff"
+KEY_T = "0f0e0d0c0b0a09080706050403020100"
+KEY_P = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+KEY_WRONG = "00112233445566778899aabbccddeefe"
+KPM1 = "dev1@" + MEF_FQDN
+KPM_T = "in@" + MEF_FQDN
+KPM_P = "peer@" + MEF_FQDN
+TARGET_FQDN = "in.m2msec.test"
+ADMIN_FQDN = "sp.m2msec.test"
+MANDATORY = ("-tls1_2", "-cipher", "PSK-AES128-CBC-SHA256")
+AE9 = "//m2msec.example.com/id-in/Cae9"
+LABEL_USAGE = b"oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation"
+
+
+class MefServerTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("openssl", "gnutls-cli"):
+            if shutil.which(tool) is None:
+                raise AssertionError("%s is required" % tool)
+        cls.mef = Mef("--set", "mef.admin_fqdns=%s,sp2.m2msec.test" % ADMIN_FQDN)
+        cls.mef.add_kpm(KPM1, KEY1, "Cdev1")
+        cls.mef.add_kpm(KPM_T, KEY_T, "/id-in")
+        cls.mef.add_kpm(KPM_P, KEY_P, "/id-in/Cpeer")
+        cls.mef.admin("add-target", "--id", "/id-in", "--fqdn", TARGET_FQDN)
+        cls.mef.admin("add-target", "--id", "/id-in/Cpeer", "--fqdn", "peer.m2msec.test")
+        cls.mef.admin("allow", "--enrolee", "Cdev1", "--target", "/id-in", "--suid", "22")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mef.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def psk(self, data, kpm=KPM1, key=KEY1, opts=MANDATORY, export=None):
+        return self.mef.openssl_psk(data, kpm, key, *opts, export=export)
+
+    def one(self, rs):
+        self.assertEqual(len(rs), 1, rs)
+        st, h, body = rs[0]
+        return int(h.get("x-m2m-rsc", "0")), (json.loads(body) if body else None), h
+
+    def call(self, method, path, origin="Cdev1", body=None, ty=None, kpm=KPM1, key=KEY1):
+        out, rs, _ = self.psk(mef_http(method, path, origin, body, ty), kpm, key)
+        return self.one(rs)
+
+    def enrol(self, opts=MANDATORY):
+        out, rs, km = self.psk(mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 905),
+                               opts=opts, export="EXPORTER-oneM2M-Bootstrap")
+        rsc, j, h = self.one(rs)
+        self.assertEqual(rsc, 2001, out[-600:])
+        self.assertIsNotNone(km, "openssl printed no keying material")
+        return j["sec:enr"], km, h
+
+    def cert_request(self, cert, method, path, origin, body=None, ty=None):
+        return self.mef.request(method, path, origin=origin, body=body, ty=ty, tls=True,
+                                cert=cert)
+
+    def assert_no_app_data(self, out):
+        self.assertNotIn(b"HTTP/1.1", out, "application data after a failed handshake")
+
+    # -- handshake and MEFBase -------------------------------------------------------------
+    def test_01_mefbase_over_psk_mandatory_suite_and_tls13(self):
+        for opts in (MANDATORY, ("-tls1_2", "-cipher", "ECDHE-PSK-AES128-CBC-SHA256"),
+                     ("-tls1_3",)):
+            rsc, j, h = self.call("GET", "/mef") if opts == MANDATORY else self.one(
+                self.psk(mef_http("GET", "/mef", "Cdev1"), opts=opts)[1])
+            self.assertEqual(rsc, 2000, opts)
+            b = j["sec:mefb"]
+            self.assertEqual((b["ri"], b["ty"], b["fqdn"]), ("mef", 901, MEF_FQDN))
+            self.assertEqual(b["estBaseURI"],
+                             "https://%s:%d/.well-known/est" % (MEF_FQDN, self.mef.port))
+
+    def test_02_gnutls_cli_psk(self):
+        prio = "NORMAL:-VERS-TLS1.3:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA256"
+        for p in (prio, "NORMAL:-KX-ALL:+PSK"):
+            out, rs = self.mef.gnutls_psk(mef_http("GET", "/mef", "Cdev1"), KPM1, KEY1, p)
+            self.assertEqual(self.one(rs)[0], 2000, (p, out[-300:]))
+
+    def test_03_wrong_kpm_and_unknown_kpmid_fail_in_handshake(self):
+        data = mef_http("GET", "/mef", "Cdev1")
+        for kpm, key in ((KPM1, KEY_WRONG), ("nobody@" + MEF_FQDN, KEY1)):
+            out, rs, _ = self.psk(data, kpm, key)
+            self.assert_no_app_data(out)
+            self.assertEqual(rs, [])
+
+    def test_04_from_must_be_the_authenticated_identity(self):
+        self.assertEqual(self.call("GET", "/mef", origin="Cdev2")[0], 4106)
+        self.assertEqual(self.call("GET", "/mef", origin=None)[0], 4106)
+        self.assertEqual(self.call("GET", "/mef", origin="/id-in")[0], 4106)
+
+    def test_05_certificate_clients(self):
+        cert = self.mef.issue_cert("//m2msec.example.com/id-mn", "id-mn")
+        r = self.cert_request(cert, "GET", "/mef", "//m2msec.example.com/id-mn")
+        self.assertEqual((r.status, r.rsc), (200, 2000), r.describe())
+        r = self.cert_request(cert, "GET", "/mef", "Cdev1")
+        self.assertEqual(r.rsc, 4106)
+        # no client credential at all: 4103
+        r = self.cert_request(None, "GET", "/mef", "Cdev1")
+        self.assertEqual(r.rsc, 4103, r.describe())
+
+    def test_06_certificate_of_another_ca_fails_in_handshake(self):
+        other = Mef(start=False)
+        cert = other.issue_cert("Cforeign", "Cforeign")
+        with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+            self.cert_request(cert, "GET", "/mef", "Cforeign")
+
+    # -- enrolment (G3) --------------------------------------------------------------------
+    def test_10_enrolment_keid_equals_the_clients_exporter(self):
+        for opts in (MANDATORY, ("-tls1_3",)):
+            enr, km, h = self.enrol(opts)
+            rel = km[:16].hex().upper()
+            self.assertEqual(enr["keID"], "%s@%s" % (rel, MEF_FQDN), opts)
+            self.assertEqual((enr["ri"], enr["rn"], enr["pi"], enr["ty"]), (rel, rel, "mef", 905))
+            self.assertEqual(enr["enroleeID"], "Cdev1")
+            self.assertEqual(h["content-location"], "/mef/" + rel)
+            self.assertEqual(enr["targets"],
+                             [{"targetID": "/id-in", "fqdn": TARGET_FQDN, "SUID": 22}])
+            self.assertNotIn(km[16:].hex().upper(), json.dumps(enr).upper())
+
+    def test_11_second_enrolment_on_one_session_is_4105(self):
+        data = (mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 905, keep_alive=True) +
+                mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 905))
+        out, rs, _ = self.psk(data)
+        self.assertEqual([int(h["x-m2m-rsc"]) for _, h, _ in rs], [2001, 4105])
+
+    def test_12_enrolment_body_errors(self):
+        for body in ({"sec:enr": {"ke": "x"}}, {"sec:mcr": {}}, b"not json",
+                     {"sec:enr": {"et": "2020"}}, {"sec:enr": {"et": "20200101T000000"}}):
+            out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", body, 905))
+            self.assertEqual(self.one(rs)[0], 4000, body)
+        # a requested et may only shorten the enrolment
+        et = m2mtest.utc_ts(3600)
+        out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", {"sec:enr": {"et": et}}, 905))
+        rsc, j, _ = self.one(rs)
+        self.assertEqual((rsc, j["sec:enr"]["et"]), (2001, et))
+        out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 999))
+        self.assertEqual(self.one(rs)[0], 4000)
+
+    def test_13_enrolment_retrieve_delete_and_denials(self):
+        enr, km, _ = self.enrol()
+        path = "/mef/" + enr["ri"]
+        rsc, j, _ = self.call("GET", path)
+        self.assertEqual((rsc, j["sec:enr"]["keID"]), (2000, enr["keID"]))
+        self.assertEqual(self.call("GET", "/" + enr["ri"])[0], 2000)  # unstructured
+        self.assertEqual(self.call("GET", path, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)[0], 4103)
+        self.assertEqual(self.call("PUT", path, body={"sec:enr": {}})[0], 4005)
+        self.assertEqual(self.call("GET", "/mef/" + "0" * 32)[0], 4004)
+        self.assertEqual(self.call("GET", "/mef/nothing")[0], 4004)
+        self.assertEqual(self.call("DELETE", path, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)[0], 4103)
+        self.assertEqual(self.call("DELETE", path)[0], 2002)
+        self.assertEqual(self.call("GET", path)[0], 4004)
+        self.assertEqual(self.call("DELETE", "/mef")[0], 4005)
+
+    # -- fetchCredentials (G5) -------------------------------------------------------------
+    def fetch(self, keid, suid, origin="/id-in", kpm=KPM_T, key=KEY_T):
+        return self.call("GET", "/fetchCredentials/%s/%s" % (keid, suid), origin, kpm=kpm,
+                         key=key)
+
+    def test_20_fetch_credentials_derivation(self):
+        enr, km, _ = self.enrol()
+        rsc, j, _ = self.fetch(enr["keID"], 22)
+        self.assertEqual(rsc, 2000, j)
+        f = j["sec:fcr"]
+        want = hmac.new(km[16:48], LABEL_USAGE + b"22" + TARGET_FQDN.encode(),
+                        hashlib.sha256).digest()
+        self.assertEqual(base64.b64decode(f["credential"]), want)
+        self.assertEqual((f["status"], f["enroleeID"], f["et"]), (True, "Cdev1", enr["et"]))
+        self.assertTrue(0 < f["lifetime"] <= 86400)
+        # lower-case hex of the KeID names the same enrolment
+        rel, _, fq = enr["keID"].partition("@")
+        self.assertEqual(self.fetch(rel.lower() + "@" + fq, 22)[0], 2000)
+
+    def test_21_fetch_credentials_error_rows(self):
+        enr, km, _ = self.enrol()
+        keid = enr["keID"]
+        rel = keid.split("@")[0]
+        cases = [
+            (("XYZ@" + MEF_FQDN, 22), 4000), ((rel + "@other.example", 22), 4000),
+            ((keid, 20), 4000), ((keid, "x"), 4000), ((keid, "022"), 4000),
+            (("0" * 32 + "@" + MEF_FQDN, 22), 4004), ((keid, 23), 4103),
+        ]
+        for (k, s), code in cases:
+            rsc, j, _ = self.fetch(k, s)
+            self.assertEqual(rsc, code, (k, s, j))
+            self.assertEqual(j["sec:fcr"]["status"], False)
+            self.assertIn("errorString", j["sec:fcr"])
+        # a client that is not a registered target; a target not allowed for this enrolee
+        self.assertEqual(self.fetch(keid, 22, "Cdev1", KPM1, KEY1)[0], 4103)
+        self.assertEqual(self.fetch(keid, 22, "/id-in/Cpeer", KPM_P, KEY_P)[0], 4103)
+        self.assertEqual(self.fetch(keid, 22, "/id-in/Cpeer")[0], 4106)
+        self.assertEqual(self.call("DELETE", "/fetchCredentials/%s/22" % keid, "/id-in",
+                                   kpm=KPM_T, key=KEY_T)[0], 4005)
+        self.assertEqual(self.call("DELETE", "/mef/" + rel)[0], 2002)
+        self.assertEqual(self.fetch(keid, 22)[0], 4004)
+
+    # -- client registration (8.3.5.2.3-6) and commands (8.3.9) ----------------------------
+    def register(self, admin=ADMIN_FQDN, origin="Cdev1", kpm=KPM1, key=KEY1, **extra):
+        body = {"sec:mcr": dict({"fqdn": MEF_FQDN, "adminFQDN": admin}, **extra)}
+        return self.call("POST", "/mef", origin, body, 902, kpm, key)
+
+    def test_30_client_registration_crud(self):
+        et = m2mtest.utc_ts(86400)
+        rsc, j, _ = self.register("sp2.m2msec.test", et=et, lbl=["factory-7"])
+        self.assertEqual(rsc, 2001, j)
+        r = j["sec:mcr"]
+        self.assertRegex(r["ri"], r"^mcr[0-9A-F]{16}$")
+        self.assertEqual((r["mefClientID"], r["et"], r["lbl"], r["ty"]),
+                         ("Cdev1", et, ["factory-7"], 902))
+        path = "/mef/" + r["ri"]
+        self.assertEqual(self.register("sp2.m2msec.test")[0], 4105)  # same client+admin
+        rsc, j, _ = self.call("GET", path)
+        self.assertEqual((rsc, j["sec:mcr"]["adminFQDN"]), (2000, "sp2.m2msec.test"))
+        self.assertEqual(self.call("GET", path, "/id-in", kpm=KPM_T, key=KEY_T)[0], 4103)
+        rsc, j, _ = self.call("PUT", path, body={"sec:mcr": {"lbl": ["a", "b"]}})
+        self.assertEqual((rsc, j), (2004, {"sec:mcr": {"lbl": ["a", "b"]}}))
+        for bad in ({"sec:mcr": {}}, {"sec:mcr": {"adminFQDN": "x.y"}}, {"sec:mcr": {"q": 1}}):
+            self.assertEqual(self.call("PUT", path, body=bad)[0], 4000, bad)
+        self.assertEqual(self.call("PUT", path, "/id-in", {"sec:mcr": {"lbl": []}}, None, KPM_T,
+                                   KEY_T)[0], 4103)
+        self.assertEqual(self.call("DELETE", path)[0], 2002)
+        self.assertEqual(self.call("GET", path)[0], 4004)
+        self.assertEqual(self.call("DELETE", path)[0], 4004)
+
+    def test_31_client_registration_error_rows(self):
+        self.assertEqual(self.register("other.example")[0], 4103)  # not in mef.admin_fqdns
+        body = {"sec:mcr": {"fqdn": "mef.other.example", "adminFQDN": ADMIN_FQDN}}
+        self.assertEqual(self.call("POST", "/mef", body=body, ty=902)[0], 4000)
+        self.assertEqual(self.call("POST", "/mef", body={"sec:mcr": {"fqdn": MEF_FQDN}},
+                                   ty=902)[0], 4000)
+        self.assertEqual(self.register(x=1)[0], 4000)
+        self.assertEqual(self.register(et="20200101T000000")[0], 4000)
+        # the MEF shortens an et beyond mef.registration_max
+        rsc, j, _ = self.register(origin="/id-in", kpm=KPM_T, key=KEY_T, et="29991231T000000")
+        self.assertEqual(rsc, 2001)
+        self.assertLess(j["sec:mcr"]["et"], "2999")
+
+    def test_32_commands_issued_reissued_reported(self):
+        rsc, j, _ = self.register(origin="/id-in/Cpeer", kpm=KPM_P, key=KEY_P)
+        self.assertEqual(rsc, 2001)
+        reg = "/mef/%s/cmd" % j["sec:mcr"]["ri"]
+        p = self.mef.admin("cmd", "add", "--client", "/id-in/Cpeer", "--class", "CERT_PROV",
+                           "--subject-type", "3", "--subject-id", "Cpeer2")
+        cid = p.stdout.split()[1]
+        get = lambda: self.call("GET", reg, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)
+        put = lambda b: self.call("PUT", reg, "/id-in/Cpeer", b, kpm=KPM_P, key=KEY_P)
+        rsc, j, _ = get()
+        c = j["sec:mcc"]
+        self.assertEqual((rsc, c["cmdID"], c["cmdStatusCode"]), (2000, cid, 10))
+        args = c["cmdDescription"]["cmdArgs"]["certProvCmdArgs"]
+        self.assertEqual((c["cmdDescription"]["cmdClassID"], args["certSubjectID"],
+                          args["certProvProtocolID"]), (1, "Cpeer2", 1))
+        self.assertEqual(get()[1]["sec:mcc"]["cmdStatusCode"], 11)
+        self.assertEqual(put({"sec:mcc": {"cmdID": cid}})[0], 4000)
+        self.assertEqual(put({"sec:mcc": {"cmdID": cid, "cmdStatusCode": "20"}})[0], 4000)
+        rsc, j, _ = put({"sec:mcc": {"cmdID": cid, "cmdStatusCode": 20}})
+        c = j["sec:mcc"]
+        self.assertEqual((rsc, c["cmdDescription"]["cmdClassID"], c["cmdStatusCode"]),
+                         (2004, 0, 10))
+        self.assertEqual(c["cmdDescription"]["cmdArgs"],
+                         {"noMoreCmdArgs": {"retryDuration": "PT1H"}})
+        self.assertNotEqual(c["cmdID"], cid)
+        rsc, j, _ = put({"sec:mcc": {"cmdID": "999999", "cmdStatusCode": 20}})  # ignored
+        self.assertEqual((rsc, j["sec:mcc"]["cmdDescription"]["cmdClassID"]), (2004, 0))
+        listing = self.mef.admin("list", "--commands").stdout
+        self.assertRegex(listing, r"(?m)^%s\t/id-in/Cpeer\t1\treported\t20$" % cid)
+        self.assertEqual(self.call("GET", reg)[0], 4103)  # another client
+        self.assertEqual(self.call("DELETE", reg, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)[0],
+                         4005)
+
+    # -- key registration (8.3.5.2.7-10) ---------------------------------------------------
+    def test_40_key_registration_with_key_value(self):
+        kv = bytes(range(16))
+        body = {"sec:mkr": {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN, "SUID": 23,
+                            "targetIDs": ["/id-in/Cpeer"], "lbl": ["k"],
+                            "keyValue": base64.b64encode(kv).decode()}}
+        rsc, j, h = self.call("POST", "/mef", body=body, ty=904)
+        self.assertEqual(rsc, 2001, j)
+        k = j["sec:mkr"]
+        self.assertNotIn("keyValue", k)
+        self.assertEqual((k["sourceID"], k["SUID"], k["targetIDs"]), ("Cdev1", 23,
+                                                                    ["/id-in/Cpeer"]))
+        self.assertEqual(k["keyID"], "%s@%s" % (k["ri"], MEF_FQDN))
+        path = "/mef/" + k["ri"]
+        rsc, j, _ = self.call("GET", path, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)
+        self.assertEqual((rsc, base64.b64decode(j["sec:mkr"]["keyValue"])), (2000, kv))
+        rsc, j, _ = self.call("GET", path)
+        self.assertEqual(rsc, 2000)
+        self.assertNotIn("keyValue", j["sec:mkr"])
+        self.assertEqual(self.call("GET", path, "/id-in", kpm=KPM_T, key=KEY_T)[0], 4103)
+        self.assertEqual(self.call("PUT", path, "/id-in/Cpeer", {"sec:mkr": {"lbl": []}},
+                                   kpm=KPM_P, key=KEY_P)[0], 4103)
+        self.assertEqual(self.call("PUT", path, body={"sec:mkr": {"targetIDs": ["a", "b"]}})[0],
+                         4000)  # SUID 23 takes exactly one target
+        rsc, j, _ = self.call("PUT", path, body={"sec:mkr": {"targetIDs": ["/id-in"]}})
+        self.assertEqual((rsc, j), (2004, {"sec:mkr": {"targetIDs": ["/id-in"]}}))
+        self.assertEqual(self.call("GET", path, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)[0], 4103)
+        self.assertEqual(self.call("GET", path, "/id-in", kpm=KPM_T, key=KEY_T)[0], 2000)
+        self.assertEqual(self.call("DELETE", path, "/id-in", kpm=KPM_T, key=KEY_T)[0], 4103)
+        self.assertEqual(self.call("DELETE", path)[0], 2002)
+        self.assertEqual(self.call("GET", path)[0], 4004)
+
+    def test_41_key_registration_from_the_exporter(self):
+        body = {"sec:mkr": {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN, "SUID": 22,
+                            "targetIDs": ["/id-in"]}}
+        data = (mef_http("POST", "/mef", "Cdev1", body, 904, keep_alive=True) +
+                mef_http("POST", "/mef", "Cdev1", body, 904))
+        out, rs, km = self.psk(data, export="EXPORTER-oneM2M-Connection")
+        self.assertEqual([int(h["x-m2m-rsc"]) for _, h, _ in rs], [2001, 4105])
+        k = json.loads(rs[0][2])["sec:mkr"]
+        self.assertEqual(k["ri"], km[:16].hex().upper())
+        rsc, j, _ = self.call("GET", "/mef/" + k["ri"], "/id-in", kpm=KPM_T, key=KEY_T)
+        self.assertEqual(base64.b64decode(j["sec:mkr"]["keyValue"]), km[16:48])
+
+    def test_42_key_registration_error_rows(self):
+        base = {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN, "SUID": 22, "targetIDs": ["/id-in"]}
+        for change, code in (({"SUID": 20}, 4000), ({"targetIDs": ["a", "b"]}, 4000),
+                             ({"targetIDs": []}, 4000), ({"fqdn": "mef.other.example"}, 4000),
+                             ({"keyValue": "AAEC"}, 4000), ({"zz": 1}, 4000),
+                             ({"adminFQDN": "other.example"}, 4103)):
+            b = {"sec:mkr": dict(base, **change)}
+            self.assertEqual(self.call("POST", "/mef", body=b, ty=904)[0], code, change)
+
+    # -- EST (G7) ---------------------------------------------------------------------------
+    def raw(self, method, path, body=b"", ctype=None, kpm=KPM1):
+        extra = ["Content-Type: %s" % ctype] if ctype else []
+        lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s" % HOST, "Connection: close"]
+        if body or method == "POST":
+            lines.append("Content-Length: %d" % len(body))
+        data = ("\r\n".join(lines + extra) + "\r\n\r\n").encode() + body
+        return self.psk(data, kpm)[1]
+
+    def test_50_est_cacerts_csrattrs_unknown(self):
+        rs = self.raw("GET", "/.well-known/est/cacerts")
+        self.assertEqual(rs[0][0], 200, rs)
+        self.assertEqual(rs[0][1]["content-transfer-encoding"], "base64")
+        der = base64.b64decode(rs[0][2])
+        with open(self.mef.ca_pem) as f:
+            ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+        self.assertIn(ca_der, der)
+        # "Cdev1" is no CSE-ID, AE-ID or URN: nothing the MEF could certify
+        self.assertEqual(self.raw("GET", "/.well-known/est/csrattrs")[0][0], 403)
+        self.mef.add_kpm("ae9@" + MEF_FQDN, KEY1, AE9)
+        rs = self.raw("GET", "/.well-known/est/csrattrs", kpm="ae9@" + MEF_FQDN)
+        self.assertEqual(rs[0][0], 200)
+        self.assertIn(AE9.encode(), base64.b64decode(rs[0][2]))
+        self.assertEqual(self.raw("GET", "/.well-known/est/nothing")[0][0], 404)
+        self.assertEqual(self.raw("POST", "/.well-known/est/simpleenroll", b"AAAA",
+                                  "application/pkcs10")[0][0], 400)
+        r = self.mef.request("GET", "/.well-known/est/cacerts", tls=True)  # no credential
+        self.assertEqual(r.status, 403)
+
+    def est_enroll(self, kpm, san, cb_override=None):
+        """simpleenroll over one PSK session: the challengePassword is the session's
+        tls-exporter channel binding, read from openssl's -keymatexport output first."""
+        work = self.mef.work
+        cmd = ["openssl", "s_client", "-connect", "%s:%d" % (HOST, self.mef.port),
+               "-psk_identity", kpm, "-psk", KEY1, "-tls1_3", "-ign_eof",
+               "-keymatexport", "EXPORTER-Channel-Binding", "-keymatexportlen", "32"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            cb = None
+            for line in iter(p.stdout.readline, b""):
+                if b"Keying material:" in line:
+                    cb = bytes.fromhex(line.split(b":")[1].strip().decode())
+                    break
+            self.assertIsNotNone(cb)
+            chal = base64.b64encode(cb_override or cb).decode()
+            key = os.path.join(work, "est.key")
+            conf = os.path.join(work, "est.cnf")
+            with open(conf, "w") as f:
+                f.write("[req]\nprompt=no\ndistinguished_name=dn\nattributes=at\n"
+                        "req_extensions=ext\n[dn]\nCN=est\n[at]\nchallengePassword=%s\n"
+                        "[ext]\nsubjectAltName=URI:%s\n" % (chal, san))
+            subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                            "-out", key], check=True, capture_output=True)
+            csr = subprocess.run(["openssl", "req", "-new", "-key", key, "-config", conf,
+                                  "-outform", "DER"], check=True, capture_output=True).stdout
+            body = base64.b64encode(csr)
+            req = ("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/pkcs10\r\nContent-Transfer-Encoding: base64\r\n"
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n" % (HOST, len(body)))
+            p.stdin.write(req.encode() + body)
+            p.stdin.flush()
+            out, _ = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait(10)
+        at = out.find(b"HTTP/1.1 ")
+        return m2mtest.parse_responses(out[at:]) if at >= 0 else []
+
+    def test_51_est_simpleenroll_with_channel_binding(self):
+        kpm = "ae10@" + MEF_FQDN
+        ae = "//m2msec.example.com/id-in/Cae10"
+        self.mef.add_kpm(kpm, KEY1, ae)
+        rs = self.est_enroll(kpm, ae)
+        self.assertEqual(rs[0][0], 200, rs)
+        self.assertTrue(rs[0][1]["content-type"].startswith("application/pkcs7-mime"))
+        self.assertIn(ae.encode(), base64.b64decode(rs[0][2]))
+        self.assertIn(ae, self.mef.admin("list", "--certs").stdout)
+        # another identity, or a challengePassword of another session: 403
+        self.assertEqual(self.est_enroll(kpm, "//m2msec.example.com/id-in/Cother")[0][0], 403)
+        self.assertEqual(self.est_enroll(kpm, ae, cb_override=b"\0" * 32)[0][0], 403)
+
+    # -- administration and the store -------------------------------------------------------
+    def test_60_store_mode_list_and_revoke(self):
+        self.assertEqual(stat.S_IMODE(os.stat(self.mef.db_path).st_mode), 0o600)
+        out = self.mef.admin("list").stdout
+        self.assertIn(KPM1, out)
+        for k in (KEY1, KEY_T, KEY_P):
+            self.assertNotIn(k, out.lower())
+        self.assertNotIn(KEY1, self.mef.stderr_text().lower())
+        self.mef.add_kpm("gone@" + MEF_FQDN, KEY1, "Cgone")
+        data = mef_http("GET", "/mef", "Cgone")
+        self.assertEqual(self.one(self.psk(data, "gone@" + MEF_FQDN, KEY1)[1])[0], 2000)
+        self.mef.admin("revoke", "gone@" + MEF_FQDN)
+        out, rs, _ = self.psk(data, "gone@" + MEF_FQDN, KEY1)
+        self.assert_no_app_data(out)
+        self.assertNotEqual(self.mef.admin("revoke", "none", check=False).returncode, 0)
+        self.assertNotEqual(self.mef.admin("add-kpm", "--kpmid", "bad", "--key-file", "/nonexistent",
+                                           "--identity", "C", check=False).returncode, 0)
+        short = os.path.join(self.mef.work, "short.hex")
+        with open(short, "w") as f:
+            f.write("0011")
+        self.assertNotEqual(self.mef.admin("add-kpm", "--kpmid", "s@" + MEF_FQDN, "--key-file",
+                                           short, "--identity", "C", check=False).returncode, 0)
+
+    def test_61_body_limit(self):
+        big = {"sec:mcr": {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN,
+                           "lbl": ["x" * 200] * 400}}
+        out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", big, 902))
+        self.assertIn(rs[0][0], (400, 413), out[-300:])
+
+
+if __name__ == "__main__":
+    m2mtest.main()
