@@ -32,7 +32,7 @@ int m2msec_client_export(struct m2msec_client *c, const char *label, uint8_t *ou
 /* The result of an enrolment (G3). Wipe with m2msec_enrolment_wipe. */
 struct m2msec_enrolment {
     char keid[M2MSEC_KEID_MAX]; /* "HEX@mef-fqdn" */
-    uint8_t ke[M2MSEC_KEY_LEN];  /* Enrolment Key Ke (secret) */
+    uint8_t ke[M2MSEC_KEY_LEN]; /* Enrolment Key Ke (secret) */
     char enrolee_id[256];
     int64_t expires_s; /* Unix seconds (from the MEF's et) */
     struct {
@@ -46,8 +46,10 @@ void m2msec_enrolment_wipe(struct m2msec_enrolment *e);
 
 /* Enrolment key generation: exporter "EXPORTER-oneM2M-Bootstrap" (48 bytes) on the session,
  * CREATE ty=905 at /mef, check that the MEF's keID equals hex(RelativeKeID)@mef_fqdn (case-
- * insensitive hex; mef_fqdn NULL = the configured server_name). Results: OK, RSC (the MEF
- * refused; *rsc), PROTOCOL (keID mismatch or malformed answer), transport errors. */
+ * insensitive hex). mef_fqdn is required (lower-case DNS name): the handle does not expose its
+ * server_name, so NULL is USAGE. The exporter and the CREATE must ride the same TLS session;
+ * a reconnect in between is PROTOCOL. Results: OK, USAGE, RSC (the MEF refused; *rsc), PROTOCOL
+ * (keID mismatch or malformed answer), transport errors. */
 int m2msec_mef_enrol(struct m2msec_client *c, const char *mef_fqdn, struct m2msec_enrolment *out,
                      int *rsc);
 
@@ -58,17 +60,17 @@ int m2msec_mef_derive_key(const struct m2msec_enrolment *e, int suid, const char
 /* MEF Client Registration (8.3.5.2.3): CREATE ty=902 with fqdn = mef_fqdn, adminFQDN, optional
  * et (oneM2M timestamp or NULL) and labels. *reg_id (malloc'd) gets the MEFClientRegID. */
 int m2msec_mef_register(struct m2msec_client *c, const char *mef_fqdn, const char *admin_fqdn,
-                        const char *et, const char *const *labels, size_t n_labels,
-                        char **reg_id, int *rsc);
+                        const char *et, const char *const *labels, size_t n_labels, char **reg_id,
+                        int *rsc);
 /* De-registration (8.3.5.2.6): DELETE /mef/<reg_id>. */
 int m2msec_mef_deregister(struct m2msec_client *c, const char *reg_id, int *rsc);
 
 /* Where command processing writes what it obtains. */
 struct m2msec_mef_cmd_env {
-    const char *mef_fqdn;  /* the URI host of CERT_PROV must equal it (8.3.9.7) */
-    const char *cert_out;  /* PEM certificate obtained by EST */
-    const char *key_out;   /* PEM private key generated for it (mode 0600) */
-    const char *ca_out;    /* PEM trust anchors from /cacerts (NULL = not written) */
+    const char *mef_fqdn;   /* the URI host of CERT_PROV must equal it (8.3.9.7) */
+    const char *cert_out;   /* PEM certificate obtained by EST */
+    const char *key_out;    /* PEM private key generated for it (mode 0600) */
+    const char *ca_out;     /* PEM trust anchors from /cacerts (NULL = not written) */
     unsigned subject_types; /* bit (1 << certSubjectType) the client may hold (1 Node-ID, 2
                                CSE-ID, 3 AE-ID); 0 = all */
     int max_commands;       /* bound of the loop, default 16 when 0 */
@@ -76,13 +78,17 @@ struct m2msec_mef_cmd_env {
 /* What happened, for the CLI and tests. */
 struct m2msec_mef_cmd_report {
     int n_processed;
-    int last_status;          /* cmdStatusCode reported for the last command */
-    char retry_duration[32];  /* from NO_MORE_COMMANDS */
-    char cert_subject[256];   /* SAN of a certificate obtained, "" when none */
+    int last_status;         /* cmdStatusCode reported for the last command */
+    char retry_duration[32]; /* from NO_MORE_COMMANDS */
+    char cert_subject[256];  /* SAN of a certificate obtained, "" when none */
 };
 /* The MEF Client Command loop of 8.3.9: Retrieve, execute (CERT_PROV with EST; other classes are
  * reported 41 CLASS_NOT_SUPPORTED), Update with the status, until NO_MORE_COMMANDS or
- * max_commands. Client-side checks of 8.3.9.2 step 5 (40, 41, 42, 43, 100, 101). */
+ * max_commands. Client-side checks of 8.3.9.2 step 5 (40, 41, 42, 43, 100, 101). EST runs on
+ * the client's own session with the path of the CERT_PROV URI (its host checked, its port not
+ * used). Results: OK (the loop ended; what happened is in *report, a failed command included),
+ * USAGE, RSC (the MEF refused a Retrieve/Update), PROTOCOL (a command that cannot be reported),
+ * transport errors. */
 int m2msec_mef_process_commands(struct m2msec_client *c, const char *reg_id,
                                 const struct m2msec_mef_cmd_env *env,
                                 struct m2msec_mef_cmd_report *report);
@@ -97,9 +103,14 @@ int m2msec_est_enroll(struct m2msec_client *c, const char *san_uri, bool reenrol
 
 /* Enrolment Target side (G5): RETRIEVE /fetchCredentials/<keid>/<suid>. On OK: key[0..*key_len)
  * (*key_len in: capacity >= 32), enrolee (NUL-terminated, may be ""), *lifetime_s. */
-int m2msec_mef_fetch_credentials(struct m2msec_client *c, const char *keid, int suid,
-                                 uint8_t *key, size_t *key_len, char *enrolee, size_t enrolee_cap,
+int m2msec_mef_fetch_credentials(struct m2msec_client *c, const char *keid, int suid, uint8_t *key,
+                                 size_t *key_len, char *enrolee, size_t enrolee_cap,
                                  int64_t *lifetime_s, int *rsc);
+
+/* Writes key[0..len) as lower-case hex and a newline to path, atomically (temporary file in the
+ * same directory, fsync, rename), mode 0600: the format `m2msec client --psk-file` reads.
+ * Results: OK, USAGE, FILE. */
+int m2msec_key_file_write(const char *path, const uint8_t *key, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
 /* client_cmd.c: `m2msec client`, a scriptable front end of the device client library
- * (include/m2msec/client.h): options to a configuration, one verb per oneM2M operation, the
- * response body on stdout, the RSC on stderr, and exit codes a script can branch on. */
+ * (include/m2msec/client.h, include/m2msec/mef.h): options to a configuration, one verb per
+ * oneM2M operation and per MEF procedure, the response body on stdout, the RSC on stderr, and
+ * exit codes a script can branch on. Keys go to 0600 files, never to the terminal. */
 #include "app/client_cmd.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +13,10 @@
 
 #include "base/rc.h"
 #include "base/secret.h"
+#include "base/timeutil.h"
+#include "keys/keyfile.h"
 #include "m2msec/client.h"
+#include "m2msec/mef.h"
 
 enum { EXIT_RSC_OK = 0, EXIT_RSC_ERR = 1, EXIT_USAGE = 2, EXIT_NET = 3 };
 
@@ -22,74 +25,44 @@ enum { EXIT_RSC_OK = 0, EXIT_RSC_ERR = 1, EXIT_USAGE = 2, EXIT_NET = 3 };
 
 static void client_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: m2msec client --url URL [credentials] [--from ORIGINATOR] VERB ARGS...\n"
-            "\n"
-            "  --url URL               http://, https://, coap:// or coaps://host[:port]\n"
-            "  --from ORIGINATOR       X-M2M-Origin (for register-ae: the requested AE-ID stem)\n"
-            "  --psk-identity ID       TLS-PSK identity (KpsaID), with --psk-hex or --psk-file\n"
-            "  --psk-hex HEX           the pre-shared key in hex (visible to ps: prefer a file)\n"
-            "  --psk-file F            a file holding the pre-shared key in hex\n"
-            "  --cert F --key F        X.509 client certificate and its private key (PEM)\n"
-            "  --rpk-key F             raw public key authentication with this private key\n"
-            "  --ca F                  trust anchors for the server certificate (PEM)\n"
-            "  --server-pin NI         ni:///sha-256;... of the server's public key\n"
-            "  --servername NAME       name to check in the server certificate (and SNI)\n"
-            "  --timeout-ms N          per-request timeout (default 30000)\n"
-            "  --rvi V                 release version indicator (default 3)\n"
-            "\n"
-            "verbs (JSON arguments may be @FILE, or - for stdin):\n"
-            "  register-ae APP_ID [NAME]        register an AE under /cse-in\n"
-            "  create PARENT TY JSON            create a resource of type TY\n"
-            "  retrieve PATH [QUERY]            e.g. retrieve /cse-in/ae1/cnt1/la\n"
-            "  update PATH JSON\n"
-            "  delete PATH\n"
-            "  subscribe TARGET NU [NAME [NET,...]]  subscription with notification URI NU\n"
-            "  rpk-id                           print the ni identifier of --rpk-key\n"
-            "\n"
-            "exit codes: 0 RSC 2xxx, 1 other RSC, 2 usage, 3 connection/TLS/protocol failure\n");
-}
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Strict hex (surrounding whitespace ignored) into key[PSK_MAX]; -1 when invalid. */
-static int parse_hex(const char *s, uint8_t *key, size_t *len)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        n--;
-    if (n == 0 || n % 2 != 0 || n / 2 > PSK_MAX)
-        return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        key[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return 0;
-}
-
-static int read_psk_file(const char *path, uint8_t *key, size_t *len)
-{
-    char buf[4 * PSK_MAX];
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    int r = n == sizeof buf - 1 ? -1 : parse_hex(buf, key, len);
-    m2m_wipe(buf, sizeof buf);
-    return r;
+    fprintf(
+        f,
+        "usage: m2msec client --url URL [credentials] [--from ORIGINATOR] VERB ARGS...\n"
+        "\n"
+        "  --url URL               http://, https://, coap:// or coaps://host[:port]\n"
+        "  --from ORIGINATOR       X-M2M-Origin (for register-ae: the requested AE-ID stem)\n"
+        "  --psk-identity ID       TLS-PSK identity (KpsaID), with --psk-hex or --psk-file\n"
+        "  --psk-hex HEX           the pre-shared key in hex (visible to ps: prefer a file)\n"
+        "  --psk-file F            a file holding the pre-shared key in hex\n"
+        "  --cert F --key F        X.509 client certificate and its private key (PEM)\n"
+        "  --rpk-key F             raw public key authentication with this private key\n"
+        "  --ca F                  trust anchors for the server certificate (PEM)\n"
+        "  --server-pin NI         ni:///sha-256;... of the server's public key\n"
+        "  --servername NAME       name to check in the server certificate (and SNI)\n"
+        "  --timeout-ms N          per-request timeout (default 30000)\n"
+        "  --rvi V                 release version indicator (default 3)\n"
+        "\n"
+        "verbs (JSON arguments may be @FILE, or - for stdin):\n"
+        "  register-ae APP_ID [NAME]        register an AE under /cse-in\n"
+        "  create PARENT TY JSON            create a resource of type TY\n"
+        "  retrieve PATH [QUERY]            e.g. retrieve /cse-in/ae1/cnt1/la\n"
+        "  update PATH JSON\n"
+        "  delete PATH\n"
+        "  subscribe TARGET NU [NAME [NET,...]]  subscription with notification URI NU\n"
+        "  rpk-id                           print the ni identifier of --rpk-key\n"
+        "\n"
+        "MEF verbs (--url https://MEF, --servername = MEF FQDN unless --mef-fqdn is given):\n"
+        "  mef-enrol [--ke-out F | --derive-for TARGET_FQDN --suid N --key-out F]\n"
+        "                                   enrolment (prints KeID, enrolee, expiry, targets)\n"
+        "  mef-register --admin-fqdn A [--et TS] [--label L]...   prints the MEFClientRegID\n"
+        "  mef-deregister REG_ID\n"
+        "  mef-commands REG_ID --cert-out F --key-out F [--ca-out F] [--subject-types 1,2,3]\n"
+        "               [--max N]           run the MEF Client Command loop (EST for CERT_PROV)\n"
+        "  est-enroll --san URI --cert-out F --key-out F [--ca-out F] [--reenroll]\n"
+        "  fetch-credentials KEID SUID --key-out F   (Enrolment Target) key to a 0600 file\n"
+        "\n"
+        "exit codes: 0 RSC 2xxx / success, 1 other RSC / refused, 2 usage, 3 connection/TLS/\n"
+        "protocol failure, 4 local file failure\n");
 }
 
 /* A JSON argument: literal text, @FILE or - (stdin). Caller frees. */
@@ -148,7 +121,8 @@ static int parse_opts(int argc, char **argv, struct cli *cl)
         case 'f': c->originator = optarg; break;
         case 'i': c->psk_identity = optarg; break;
         case 'x':
-            if (parse_hex(optarg, cl->psk, &cl->psk_len) != 0) {
+            if (keyfile_parse((const uint8_t *)optarg, strlen(optarg), &KEYFILE_RULE_CLIENT,
+                              cl->psk, sizeof cl->psk, &cl->psk_len) != M2M_OK) {
                 fprintf(stderr, "m2msec client: --psk-hex takes 1 to 64 bytes in hex\n");
                 return EXIT_USAGE;
             }
@@ -156,7 +130,8 @@ static int parse_opts(int argc, char **argv, struct cli *cl)
             cl->have_psk = true;
             break;
         case 'P':
-            if (read_psk_file(optarg, cl->psk, &cl->psk_len) != 0) {
+            if (keyfile_read(optarg, &KEYFILE_RULE_CLIENT, cl->psk, sizeof cl->psk, &cl->psk_len) !=
+                M2M_OK) {
                 fprintf(stderr, "m2msec client: %s: no readable key (1 to 64 bytes in hex)\n",
                         optarg);
                 return EXIT_USAGE;
@@ -306,6 +281,282 @@ static int rpk_id(const struct cli *cl)
     return 0;
 }
 
+/* ---- MEF verbs (include/m2msec/mef.h) ---- */
+
+enum { EXIT_FILE = 4 };
+
+struct mef_opts {
+    const char *mef_fqdn, *admin_fqdn, *et, *ke_out, *derive_for, *key_out, *cert_out, *ca_out,
+        *san;
+    const char *labels[256];
+    size_t n_labels;
+    int suid, max;
+    unsigned subject_types;
+    bool reenroll;
+};
+
+static bool is_mef_verb(const char *v)
+{
+    static const char *const verbs[] = {"mef-enrol",    "mef-register", "mef-deregister",
+                                        "mef-commands", "est-enroll",   "fetch-credentials"};
+    for (size_t i = 0; i < M2M_ARRAY_LEN(verbs); i++)
+        if (strcmp(v, verbs[i]) == 0)
+            return true;
+    return false;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* "1,2,3" -> bits 1 << type. */
+static int parse_types(const char *s, unsigned *out)
+{
+    int nets[16];
+    size_t n = 0;
+    *out = 0;
+    if (parse_nets(s, nets, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (nets[i] < 1 || nets[i] > 3)
+            return -1;
+        *out |= 1u << nets[i];
+    }
+    return 0;
+}
+
+/* Verb options after the verb; positional arguments stay in argv[optind..). */
+static int parse_mef_opts(int argc, char **argv, struct mef_opts *m)
+{
+    static const struct option opts[] = {
+        {"mef-fqdn", required_argument, NULL, 'm'},
+        {"admin-fqdn", required_argument, NULL, 'A'},
+        {"et", required_argument, NULL, 'e'},
+        {"label", required_argument, NULL, 'l'},
+        {"ke-out", required_argument, NULL, 'K'},
+        {"derive-for", required_argument, NULL, 'd'},
+        {"suid", required_argument, NULL, 's'},
+        {"key-out", required_argument, NULL, 'k'},
+        {"cert-out", required_argument, NULL, 'c'},
+        {"ca-out", required_argument, NULL, 'a'},
+        {"san", required_argument, NULL, 'S'},
+        {"reenroll", no_argument, NULL, 'R'},
+        {"subject-types", required_argument, NULL, 't'},
+        {"max", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    optind = 0; /* glibc: 0 re-initialises getopt fully after the earlier "+h" scan */
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': m->mef_fqdn = optarg; break;
+        case 'A': m->admin_fqdn = optarg; break;
+        case 'e': m->et = optarg; break;
+        case 'l':
+            if (m->n_labels == M2M_ARRAY_LEN(m->labels))
+                return -1;
+            m->labels[m->n_labels++] = optarg;
+            break;
+        case 'K': m->ke_out = optarg; break;
+        case 'd': m->derive_for = optarg; break;
+        case 's':
+            if (parse_int(optarg, 1, 999, &m->suid) != 0)
+                return -1;
+            break;
+        case 'k': m->key_out = optarg; break;
+        case 'c': m->cert_out = optarg; break;
+        case 'a': m->ca_out = optarg; break;
+        case 'S': m->san = optarg; break;
+        case 'R': m->reenroll = true; break;
+        case 't':
+            if (parse_types(optarg, &m->subject_types) != 0)
+                return -1;
+            break;
+        case 'M':
+            if (parse_int(optarg, 1, 1000, &m->max) != 0)
+                return -1;
+            break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+/* One line on stderr for a failed MEF operation; the exit code by result. */
+static int mef_fail(struct m2msec_client *c, const char *verb, int rc)
+{
+    fprintf(stderr, "m2msec client %s: %s: %s\n", verb,
+            rc == M2MSEC_ERR_RSC ? "refused" : m2msec_result_str(rc), m2msec_client_errmsg(c));
+    switch (rc) {
+    case M2MSEC_ERR_RSC: return EXIT_RSC_ERR;
+    case M2MSEC_ERR_USAGE: return EXIT_USAGE;
+    case M2MSEC_ERR_FILE: return EXIT_FILE;
+    default: return EXIT_NET;
+    }
+}
+
+static int mef_usage(const char *verb, const char *what)
+{
+    fprintf(stderr, "m2msec client %s: %s (see m2msec client --help)\n", verb, what);
+    return EXIT_USAGE;
+}
+
+static void print_time(const char *name, int64_t s)
+{
+    char ts[24];
+    m2m_ts_format(s * 1000000, ts);
+    ts[15] = 0; /* basic format without the fraction */
+    printf("%s %s\n", name, ts);
+}
+
+static int do_enrol(struct m2msec_client *c, const struct mef_opts *m)
+{
+    struct m2msec_enrolment e;
+    uint8_t key[M2MSEC_KEY_LEN];
+    int rsc = 0, code = EXIT_RSC_OK;
+    if ((m->derive_for != NULL) != (m->suid > 0) || (m->derive_for && !m->key_out) ||
+        (m->key_out && !m->derive_for) || (m->ke_out && m->derive_for))
+        return mef_usage("mef-enrol",
+                         "--derive-for, --suid and --key-out go together; or --ke-out");
+    int rc = m2msec_mef_enrol(c, m->mef_fqdn, &e, &rsc);
+    if (rc != M2MSEC_OK)
+        return mef_fail(c, "mef-enrol", rc);
+    printf("KeID %s\nenrolee %s\n", e.keid, e.enrolee_id);
+    print_time("expires", e.expires_s);
+    for (int i = 0; i < e.n_targets; i++)
+        printf("target %s %s %d\n", e.targets[i].target_id, e.targets[i].fqdn, e.targets[i].suid);
+    const char *file = m->ke_out;
+    if (m->ke_out && m2msec_key_file_write(m->ke_out, e.ke, sizeof e.ke) != M2MSEC_OK)
+        code = EXIT_FILE;
+    if (m->derive_for) {
+        file = m->key_out;
+        rc = m2msec_mef_derive_key(&e, m->suid, m->derive_for, key);
+        if (rc != M2MSEC_OK)
+            code = mef_usage("mef-enrol", "cannot derive a key for that target FQDN and SUID");
+        else if (m2msec_key_file_write(m->key_out, key, sizeof key) != M2MSEC_OK)
+            code = EXIT_FILE;
+    }
+    if (code == EXIT_FILE)
+        fprintf(stderr, "m2msec client mef-enrol: cannot write %s\n", file);
+    fflush(stdout);
+    m2m_wipe(key, sizeof key);
+    m2msec_enrolment_wipe(&e);
+    return code;
+}
+
+static int do_register(struct m2msec_client *c, const struct mef_opts *m)
+{
+    char *id = NULL;
+    int rsc = 0;
+    if (m->admin_fqdn == NULL)
+        return mef_usage("mef-register", "--admin-fqdn is required");
+    int rc = m2msec_mef_register(c, m->mef_fqdn, m->admin_fqdn, m->et, m->labels, m->n_labels, &id,
+                                 &rsc);
+    if (rc != M2MSEC_OK)
+        return mef_fail(c, "mef-register", rc);
+    printf("%s\n", id);
+    free(id);
+    return EXIT_RSC_OK;
+}
+
+static int do_commands(struct m2msec_client *c, const struct mef_opts *m, const char *reg_id)
+{
+    struct m2msec_mef_cmd_env env = {.mef_fqdn = m->mef_fqdn,
+                                     .cert_out = m->cert_out,
+                                     .key_out = m->key_out,
+                                     .ca_out = m->ca_out,
+                                     .subject_types = m->subject_types,
+                                     .max_commands = m->max};
+    struct m2msec_mef_cmd_report rep;
+    int rc = m2msec_mef_process_commands(c, reg_id, &env, &rep);
+    if (rc != M2MSEC_OK)
+        return mef_fail(c, "mef-commands", rc);
+    printf("processed %d\nlast-status %d\n", rep.n_processed, rep.last_status);
+    if (rep.retry_duration[0])
+        printf("retry %s\n", rep.retry_duration);
+    if (rep.cert_subject[0])
+        printf("certificate %s\n", rep.cert_subject);
+    /* A command executed without success is a failure for a script. */
+    if (rep.n_processed > 0 && rep.last_status != 20) {
+        fprintf(stderr, "m2msec client mef-commands: the last command ended with status %d\n",
+                rep.last_status);
+        return EXIT_RSC_ERR;
+    }
+    return EXIT_RSC_OK;
+}
+
+static int do_fetch(struct m2msec_client *c, const struct mef_opts *m, const char *keid,
+                    const char *suid_s)
+{
+    uint8_t key[64];
+    size_t key_len = sizeof key;
+    char enrolee[256];
+    int64_t lifetime = 0;
+    int suid = 0, rsc = 0;
+    if (parse_int(suid_s, 1, 999, &suid) != 0 || m->key_out == NULL)
+        return mef_usage("fetch-credentials", "KEID SUID --key-out F");
+    int rc = m2msec_mef_fetch_credentials(c, keid, suid, key, &key_len, enrolee, sizeof enrolee,
+                                          &lifetime, &rsc);
+    if (rc != M2MSEC_OK)
+        return mef_fail(c, "fetch-credentials", rc);
+    int code = EXIT_RSC_OK;
+    if (m2msec_key_file_write(m->key_out, key, key_len) != M2MSEC_OK) {
+        fprintf(stderr, "m2msec client fetch-credentials: cannot write %s\n", m->key_out);
+        code = EXIT_FILE;
+    }
+    m2m_wipe(key, sizeof key);
+    printf("enrolee %s\nlifetime %lld\n", enrolee, (long long)lifetime);
+    return code;
+}
+
+/* The MEF verbs: argv[0] is the verb. */
+static int run_mef_verb(struct m2msec_client *c, const char *server_name, int argc, char **argv)
+{
+    struct mef_opts m = {0};
+    const char *v = argv[0];
+    int rsc = 0;
+    if (parse_mef_opts(argc, argv, &m) != 0)
+        return mef_usage(v, "invalid option or value");
+    if (m.mef_fqdn == NULL)
+        m.mef_fqdn = server_name;
+    char **pos = argv + optind;
+    int npos = argc - optind;
+    bool needs_fqdn = strcmp(v, "mef-enrol") == 0 || strcmp(v, "mef-register") == 0 ||
+                      strcmp(v, "mef-commands") == 0;
+    if (needs_fqdn && m.mef_fqdn == NULL)
+        return mef_usage(v, "the MEF FQDN is needed: --servername or --mef-fqdn");
+    if (strcmp(v, "mef-enrol") == 0 && npos == 0)
+        return do_enrol(c, &m);
+    if (strcmp(v, "mef-register") == 0 && npos == 0)
+        return do_register(c, &m);
+    if (strcmp(v, "mef-deregister") == 0 && npos == 1) {
+        int rc = m2msec_mef_deregister(c, pos[0], &rsc);
+        return rc == M2MSEC_OK ? EXIT_RSC_OK : mef_fail(c, v, rc);
+    }
+    if (strcmp(v, "mef-commands") == 0 && npos == 1)
+        return do_commands(c, &m, pos[0]);
+    if (strcmp(v, "est-enroll") == 0 && npos == 0) {
+        int http = 0;
+        if (!m.san || !m.cert_out || !m.key_out)
+            return mef_usage(v, "--san, --cert-out and --key-out are required");
+        int rc = m2msec_est_enroll(c, m.san, m.reenroll, m.key_out, m.cert_out, m.ca_out, &http);
+        if (rc != M2MSEC_OK)
+            return mef_fail(c, v, rc);
+        printf("certificate %s\n", m.san);
+        return EXIT_RSC_OK;
+    }
+    if (strcmp(v, "fetch-credentials") == 0 && npos == 2)
+        return do_fetch(c, &m, pos[0], pos[1]);
+    return mef_usage(v, "wrong arguments");
+}
+
 int cmd_client(int argc, char **argv)
 {
     struct cli cl = {0};
@@ -338,7 +589,10 @@ int cmd_client(int argc, char **argv)
         code = rc == M2MSEC_ERR_NOMEM ? EXIT_NET : EXIT_USAGE;
         goto out;
     }
-    code = run_verb(c, from, argc - optind, argv + optind);
+    if (is_mef_verb(argv[optind]))
+        code = run_mef_verb(c, cl.cfg.server_name, argc - optind, argv + optind);
+    else
+        code = run_verb(c, from, argc - optind, argv + optind);
 out:
     m2msec_client_free(c);
     m2m_wipe(cl.psk, sizeof cl.psk);

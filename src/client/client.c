@@ -301,6 +301,43 @@ int m2msec_create(struct m2msec_client *c, const char *parent, int ty, const cha
     return run(c, &rq, resp);
 }
 
+int cl_errf(struct m2msec_client *c, int code, const char *fmt, ...)
+{
+    if (c != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int cl_side_run(struct m2msec_client *c, const char *path, struct cl_side_op *op,
+                struct m2msec_response **resp)
+{
+    struct m2msec_response *r = NULL;
+    if (resp != NULL)
+        *resp = NULL;
+    if (c == NULL || op == NULL || path == NULL)
+        return M2MSEC_ERR_USAGE;
+    c->errmsg[0] = 0;
+    if (c->ops->side == NULL)
+        return cl_errf(c, M2MSEC_ERR_UNSUPPORTED, "this operation needs an https:// client");
+    if (!target_ok(path))
+        return cl_errf(c, M2MSEC_ERR_USAGE, "invalid target");
+    if ((r = calloc(1, sizeof *r)) == NULL)
+        return cl_errf(c, M2MSEC_ERR_NOMEM, "out of memory");
+    op->done = false;
+    op->resp_ctype[0] = 0;
+    int rc = c->ops->side(c->transport, op, path, r, c->errmsg, sizeof c->errmsg);
+    if (rc == M2MSEC_OK && resp != NULL) {
+        *resp = r;
+        r = NULL;
+    }
+    m2msec_response_free(r);
+    return rc;
+}
+
 int m2msec_retrieve(struct m2msec_client *c, const char *target, const char *query,
                     struct m2msec_response **resp)
 {

@@ -1,9 +1,11 @@
 /* client_http.c: the HTTP/HTTPS transport of the client library (TS-0009): one kept-alive
  * connection, request serialization, response framing with the project's bounded parser
- * (http_parse_response), and one reconnect when the CSE closed an idle connection. */
+ * (http_parse_response), one reconnect when the CSE closed an idle connection, and the side
+ * operations of client_internal.h (TLS exporter, raw HTTP requests for EST). */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,9 @@ struct cl_http {
     gnutls_session_t ses;
     int connect_timeout_ms, timeout_ms;
     size_t max_response;
-    struct m2m_buf in; /* received, not yet consumed */
+    struct m2m_buf in;      /* received, not yet consumed */
+    unsigned long gen;      /* incremented by every connection opened */
+    unsigned long last_gen; /* connection that carried the last successful exchange */
 };
 
 static void conn_close(struct cl_http *h)
@@ -103,6 +107,7 @@ static int conn_open(struct cl_http *h, char *err, size_t errlen)
     if (rc != M2MSEC_OK)
         return cl_fail(err, errlen, rc, "cannot connect to %s:%d: %s", h->url.host, h->url.port,
                        e ? strerror(e) : "no address");
+    h->gen++;
     if (h->tls != NULL) {
         rc = cl_tls_handshake(h->tls, h->fd, deadline, &h->ses, err, errlen);
         if (rc != M2MSEC_OK)
@@ -271,9 +276,20 @@ out:
     return rc;
 }
 
+/* The Content-Type of m into ctype[128] ("" when absent or too long). */
+static void copy_ctype(const struct http_msg *m, char *ctype)
+{
+    const struct http_header *hd = http_find_header(m, "Content-Type");
+    ctype[0] = 0;
+    if (hd != NULL && hd->value_len < 128) {
+        memcpy(ctype, hd->value, hd->value_len);
+        ctype[hd->value_len] = 0;
+    }
+}
+
 /* Reads one final response (1xx skipped). *got_any tells whether any byte arrived. */
 static int read_response(struct cl_http *h, struct m2msec_response *resp, int64_t deadline,
-                         bool *got_any, char *err, size_t errlen)
+                         bool *got_any, char *ctype, char *err, size_t errlen)
 {
     struct http_limits lim;
     http_limits_default(&lim);
@@ -305,6 +321,8 @@ static int read_response(struct cl_http *h, struct m2msec_response *resp, int64_
         }
         if (pr == HTTP_PARSE_DONE) {
             rc = fill_response(m, h->max_response, resp, err, errlen);
+            if (ctype != NULL)
+                copy_ctype(m, ctype);
             m2m_buf_consume(&h->in, used);
             if (rc != M2MSEC_OK || !m->keep_alive || eof || h->in.len > 0)
                 conn_close(h); /* leftover bytes would belong to no request */
@@ -326,32 +344,122 @@ out:
     return rc;
 }
 
-static int http_exchange(void *t, const struct cl_request *rq, struct m2msec_response *resp,
-                         char *err, size_t errlen)
+/* Sends the serialized request req and reads the answer, reconnecting once when a kept-alive
+ * connection turns out closed. */
+static int send_and_read(struct cl_http *h, const struct m2m_buf *req, struct m2msec_response *resp,
+                         char *ctype, char *err, size_t errlen)
 {
-    struct cl_http *h = t;
-    struct m2m_buf req = M2M_BUF_INIT;
     int rc = M2MSEC_OK;
-    if (write_request(h, rq, &req) != M2M_OK)
-        return cl_fail(err, errlen, M2MSEC_ERR_NOMEM, "out of memory");
     for (int attempt = 0; attempt < 2; attempt++) {
         bool reused = h->fd >= 0, got_any = false;
         if (!reused && (rc = conn_open(h, err, errlen)) != M2MSEC_OK)
             break;
+        unsigned long gen = h->gen;
         int64_t deadline = m2m_mono_ms() + h->timeout_ms;
-        rc = io_write(h, req.data, req.len, deadline);
+        rc = io_write(h, req->data, req->len, deadline);
         if (rc == M2MSEC_OK)
-            rc = read_response(h, resp, deadline, &got_any, err, errlen);
+            rc = read_response(h, resp, deadline, &got_any, ctype, err, errlen);
         else
             cl_fail(err, errlen, rc, "%s while sending the request",
                     rc == M2MSEC_ERR_TIMEOUT ? "timed out" : "connection lost");
-        if (rc == M2MSEC_OK)
+        if (rc == M2MSEC_OK) {
+            h->last_gen = gen;
             break;
+        }
         conn_close(h);
         /* A kept-alive connection the server closed meanwhile: retry once on a new one. */
         if (!(reused && !got_any && rc == M2MSEC_ERR_CLOSED))
             break;
     }
+    return rc;
+}
+
+/* An HTTP request without oneM2M headers (RFC 7030 EST): method, target, optional body. */
+static m2m_rc write_raw(const struct cl_http *h, const struct cl_side_op *op, const char *path,
+                        struct m2m_buf *b)
+{
+    m2m_rc rc = M2M_OK;
+    const char *lb = strchr(h->url.host, ':') ? "[" : "", *rb = *lb ? "]" : "";
+    TRY(m2m_buf_appendf(b, "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nAccept: */*\r\n", op->method, path,
+                        lb, h->url.host, rb, h->url.port));
+    if (op->ctype != NULL) {
+        /* RFC 7030 4.2.1: the PKCS#10 travels base64 with this transfer encoding. */
+        TRY(m2m_buf_appendf(b,
+                            "Content-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"
+                            "Content-Length: %zu\r\n",
+                            op->ctype, op->body_len));
+    }
+    TRY(m2m_buf_append_str(b, "\r\n"));
+    if (op->ctype != NULL)
+        TRY(m2m_buf_append(b, op->body, op->body_len));
+out:
+    return rc;
+}
+
+/* True when the idle connection cannot carry the next exchange: the peer closed it or sent
+ * bytes that belong to no request. TLS 1.3 post-handshake messages (NewSessionTicket) are
+ * consumed by the non-blocking read and do not count. */
+static bool conn_stale(struct cl_http *h)
+{
+    uint8_t b[1];
+    if (h->in.len > 0)
+        return true;
+    if (h->ses == NULL) {
+        ssize_t r = recv(h->fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+        return !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    }
+    ssize_t r = gnutls_record_recv(h->ses, b, sizeof b);
+    return !(r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+}
+
+static int side_export(struct cl_http *h, struct cl_side_op *op, char *err, size_t errlen)
+{
+    int rc = M2MSEC_OK;
+    if (h->tls == NULL)
+        return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "a plain http:// transport has no exporter");
+    if (h->fd >= 0 && conn_stale(h))
+        conn_close(h);
+    if (h->fd < 0 && (rc = conn_open(h, err, errlen)) != M2MSEC_OK)
+        return rc;
+    op->gen = h->gen;
+    return cl_tls_export(h->ses, op->label, op->out, op->out_len, err, errlen);
+}
+
+/* Performs the armed side operation instead of the oneM2M request rq. */
+static int http_side(void *t, struct cl_side_op *op, const char *path, struct m2msec_response *resp,
+                     char *err, size_t errlen)
+{
+    struct cl_http *h = t;
+    struct m2m_buf req = M2M_BUF_INIT;
+    int rc = M2MSEC_OK;
+    op->done = true;
+    switch (op->kind) {
+    case CL_SIDE_EXPORT: return side_export(h, op, err, errlen);
+    case CL_SIDE_GEN:
+        op->gen = h->last_gen;
+        resp->body = calloc(1, 1);
+        return resp->body ? M2MSEC_OK : cl_fail(err, errlen, M2MSEC_ERR_NOMEM, "out of memory");
+    case CL_SIDE_RAW:
+        if (h->tls == NULL) /* RFC 7030 3.2: EST runs over TLS only */
+            return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "EST needs an https:// client");
+        if (write_raw(h, op, path, &req) != M2M_OK)
+            return cl_fail(err, errlen, M2MSEC_ERR_NOMEM, "out of memory");
+        rc = send_and_read(h, &req, resp, op->resp_ctype, err, errlen);
+        op->gen = h->last_gen;
+        m2m_buf_free(&req);
+        return rc;
+    }
+    return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "unknown side operation");
+}
+
+static int http_exchange(void *t, const struct cl_request *rq, struct m2msec_response *resp,
+                         char *err, size_t errlen)
+{
+    struct cl_http *h = t;
+    struct m2m_buf req = M2M_BUF_INIT;
+    if (write_request(h, rq, &req) != M2M_OK)
+        return cl_fail(err, errlen, M2MSEC_ERR_NOMEM, "out of memory");
+    int rc = send_and_read(h, &req, resp, NULL, err, errlen);
     m2m_buf_free(&req);
     return rc;
 }
@@ -367,7 +475,7 @@ static void http_free(void *t)
     free(h);
 }
 
-static const struct cl_transport_ops http_ops = {"http", http_exchange, http_free};
+static const struct cl_transport_ops http_ops = {"http", http_exchange, http_free, http_side};
 
 int cl_http_new(const struct cl_settings *s, const struct cl_transport_ops **ops, void **out,
                 char *err, size_t errlen)

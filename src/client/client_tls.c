@@ -1,6 +1,7 @@
 /* client_tls.c: GnuTLS client credentials and handshakes for the HTTPS transport: X.509 client
  * certificates, TLS-PSK, raw public keys (RFC 7250), server verification against trust anchors
- * with a host name check, and the optional RFC 6920 pin of the server's public key. */
+ * with a host name check, the optional RFC 6920 pin of the server's public key, and the RFC 5705
+ * exporter of an established session. */
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -364,5 +365,24 @@ int cl_tls_handshake(struct cl_tls *t, int fd, int64_t deadline_ms, gnutls_sessi
     }
     gnutls_session_set_ptr(s, NULL);
     *out = s;
+    return M2MSEC_OK;
+}
+
+int cl_tls_export(gnutls_session_t s, const char *label, uint8_t *out, size_t len, char *err,
+                  size_t errlen)
+{
+    if (s == NULL || label == NULL || out == NULL || len == 0 || len > 255)
+        return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "exporter: no session or a bad length");
+    /* RFC 7627 / RFC 9266 3: in TLS 1.2 the exporter is bound to the connection only with the
+     * extended master secret; TLS 1.3 always has it (RFC 8446 7.5). */
+    if (gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 &&
+        !gnutls_session_ext_master_secret_status(s))
+        return cl_fail(err, errlen, M2MSEC_ERR_TLS,
+                       "the TLS 1.2 session has no extended master secret: no exporter");
+    int g = gnutls_prf_rfc5705(s, strlen(label), label, 0, NULL, len, (char *)out);
+    if (g < 0) {
+        m2m_wipe(out, len);
+        return cl_fail(err, errlen, M2MSEC_ERR_TLS, "exporter failed: %s", gnutls_strerror(g));
+    }
     return M2MSEC_OK;
 }

@@ -1,0 +1,448 @@
+/* client_est.c: the EST client of the device library (RFC 7030; TS-0003 8.3.6.2, SPEC-MAP G7):
+ * /cacerts, /csrattrs, a fresh P-256 key, a PKCS#10 with the SAN URI and the RFC 9266
+ * tls-exporter channel binding as challengePassword, /simpleenroll or /simplereenroll over the
+ * client's own TLS session, checks of the issued certificate, and atomic 0600 file writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/pkcs7.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/secret.h"
+#include "client/client_internal.h"
+#include "m2msec/mef.h"
+
+#define EST_DEFAULT_BASE "/.well-known/est"
+#define EST_CB_LABEL_C "EXPORTER-Channel-Binding" /* RFC 9266 2 */
+#define EST_CB_BYTES 32
+#define EST_DER_MAX (64 * 1024)
+
+/* ---- base64 (RFC 4648 4) ---- */
+
+static int b64_val(uint8_t ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+int cl_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    uint32_t acc = 0;
+    size_t n = 0, o = 0, pad = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = in[i];
+        if (ch == '\r' || ch == '\n' || ch == ' ' || ch == '\t')
+            continue;
+        if (ch == '=') {
+            pad++;
+            acc <<= 6;
+            n++;
+        } else {
+            int v = b64_val(ch);
+            if (v < 0 || pad > 0) /* data after padding */
+                return M2MSEC_ERR_PROTOCOL;
+            acc = acc << 6 | (uint32_t)v;
+            n++;
+        }
+        if (n % 4 == 0) {
+            size_t take = 3 - pad;
+            if (pad > 2 || o + take > cap)
+                return M2MSEC_ERR_PROTOCOL;
+            uint8_t b[3] = {(uint8_t)(acc >> 16), (uint8_t)(acc >> 8), (uint8_t)acc};
+            memcpy(out + o, b, take);
+            o += take;
+            acc = 0;
+            if (pad > 0)
+                pad = 3; /* nothing may follow a padded quantum */
+        }
+    }
+    if (n % 4 != 0 || n == 0)
+        return M2MSEC_ERR_PROTOCOL;
+    *out_len = o;
+    return M2MSEC_OK;
+}
+
+int cl_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    if (cap < (len + 2) / 3 * 4 + 1)
+        return M2MSEC_ERR_USAGE;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = a[(v >> 18) & 63];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? a[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? a[v & 63] : '=';
+    }
+    out[o] = 0;
+    return M2MSEC_OK;
+}
+
+/* ---- PKCS#7 certs-only (RFC 7030 4.1.3, 4.2.3) ---- */
+
+int cl_est_pkcs7_certs(const uint8_t *der, size_t len, gnutls_datum_t *pem, gnutls_datum_t *first)
+{
+    gnutls_pkcs7_t p7 = NULL;
+    gnutls_datum_t in = {(unsigned char *)der, (unsigned)len};
+    int rc = M2MSEC_ERR_PROTOCOL, n;
+    pem->data = NULL;
+    pem->size = 0;
+    if (first) {
+        first->data = NULL;
+        first->size = 0;
+    }
+    if (len == 0 || len > EST_DER_MAX || gnutls_pkcs7_init(&p7) < 0)
+        return M2MSEC_ERR_PROTOCOL;
+    if (gnutls_pkcs7_import(p7, &in, GNUTLS_X509_FMT_DER) < 0 ||
+        (n = gnutls_pkcs7_get_crt_count(p7)) <= 0 || n > 16)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        gnutls_datum_t d = {NULL, 0}, p = {NULL, 0};
+        gnutls_x509_crt_t crt = NULL;
+        int ok = gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &d) >= 0 &&
+                 gnutls_x509_crt_init(&crt) >= 0 &&
+                 gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+                 gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &p) >= 0;
+        unsigned char *grown = ok ? gnutls_realloc(pem->data, pem->size + p.size) : NULL;
+        if (grown) {
+            memcpy(grown + pem->size, p.data, p.size);
+            pem->data = grown;
+            pem->size += p.size;
+        }
+        if (grown && i == 0 && first)
+            *first = d;
+        else
+            gnutls_free(d.data);
+        gnutls_free(p.data);
+        gnutls_x509_crt_deinit(crt);
+        if (!grown)
+            goto out;
+    }
+    rc = M2MSEC_OK;
+out:
+    gnutls_pkcs7_deinit(p7);
+    if (rc != M2MSEC_OK) {
+        gnutls_free(pem->data);
+        pem->data = NULL;
+        pem->size = 0;
+        if (first) {
+            gnutls_free(first->data);
+            first->data = NULL;
+        }
+    }
+    return rc;
+}
+
+/* ---- files ---- */
+
+/* Writes data to path atomically (temporary file in the same directory, fsync, rename) with
+ * the given mode; the temporary file is created with that mode, never wider. */
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
+        return M2MSEC_ERR_FILE;
+    mode_t old = umask(0077);
+    int fd = mkstemp(tmp);
+    umask(old);
+    if (fd < 0)
+        return M2MSEC_ERR_FILE;
+    const uint8_t *p = data;
+    size_t left = len;
+    bool ok = fchmod(fd, mode) == 0;
+    while (ok && left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        p += ok ? w : 0;
+        left -= ok ? (size_t)w : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return M2MSEC_ERR_FILE;
+    }
+    return M2MSEC_OK;
+}
+
+int m2msec_key_file_write(const char *path, const uint8_t *key, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[2 * 64 + 2];
+    if (path == NULL || key == NULL || len == 0 || len > 64)
+        return M2MSEC_ERR_USAGE;
+    for (size_t i = 0; i < len; i++) {
+        buf[2 * i] = hex[key[i] >> 4];
+        buf[2 * i + 1] = hex[key[i] & 15];
+    }
+    buf[2 * len] = '\n';
+    int rc = write_atomic(path, buf, 2 * len + 1, 0600);
+    m2m_wipe(buf, sizeof buf);
+    return rc;
+}
+
+/* ---- the exchanges ---- */
+
+/* GET or POST base/op; an answer other than 200 is M2MSEC_ERR_RSC with *http. The body is
+ * base64 (RFC 7030 4.1.3 etc.) and decoded into *der (malloc'd). */
+static int est_call(struct m2msec_client *c, const char *base, const char *op, const char *ctype,
+                    const char *body, const char *want_ctype, int *http, uint8_t **der,
+                    size_t *der_len, unsigned long *gen)
+{
+    struct cl_side_op sop = {.kind = CL_SIDE_RAW, .method = ctype ? "POST" : "GET", .ctype = ctype};
+    struct m2msec_response *r = NULL;
+    char path[600];
+    int rc = M2MSEC_OK;
+    *der = NULL;
+    sop.body = body;
+    sop.body_len = body ? strlen(body) : 0;
+    if (snprintf(path, sizeof path, "%s/%s", base, op) >= (int)sizeof path)
+        return cl_errf(c, M2MSEC_ERR_USAGE, "EST path too long");
+    TRY(cl_side_run(c, path, &sop, &r));
+    if (gen)
+        *gen = sop.gen;
+    *http = r->status;
+    if (r->status != 200)
+        BAIL(cl_errf(c, M2MSEC_ERR_RSC, "EST %s refused: HTTP %d", op, r->status));
+    if (sop.resp_ctype[0] && strncasecmp(sop.resp_ctype, want_ctype, strlen(want_ctype)) != 0)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST %s answered with a %.60s body", op,
+                     sop.resp_ctype));
+    if (r->body_len > 4 * (size_t)EST_DER_MAX / 3 + 4096 || (*der = malloc(EST_DER_MAX)) == NULL)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST %s answer too large", op));
+    if (cl_b64_decode((const uint8_t *)r->body, r->body_len, *der, EST_DER_MAX, der_len) !=
+        M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST %s answer is not base64", op));
+out:
+    if (rc != M2MSEC_OK) {
+        free(*der);
+        *der = NULL;
+    }
+    m2msec_response_free(r);
+    return rc;
+}
+
+/* RFC 7030 4.5.2: the CSR attributes are a DER SEQUENCE (informational here: the MEF checks the
+ * identity; the client requests what the CERT_PROV command or the caller names). */
+static int get_csrattrs(struct m2msec_client *c, const char *base, int *http)
+{
+    uint8_t *der = NULL;
+    size_t n = 0;
+    int rc =
+        est_call(c, base, "csrattrs", NULL, NULL, "application/csrattrs", http, &der, &n, NULL);
+    if (rc == M2MSEC_OK && (n < 2 || der[0] != 0x30))
+        rc = cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST csrattrs is not a DER SEQUENCE");
+    if (rc == M2MSEC_ERR_RSC && (*http == 204 || *http == 404))
+        rc = M2MSEC_OK; /* RFC 7030 4.5.2: no attributes to offer */
+    free(der);
+    return rc;
+}
+
+/* The PKCS#10 of key for san_uri with challengePassword cp, base64 into *b64 (malloc'd). */
+static int make_csr(gnutls_x509_privkey_t key, const char *san_uri, const char *cp, char **b64)
+{
+    gnutls_x509_crq_t crq = NULL;
+    gnutls_datum_t der = {NULL, 0};
+    int rc = M2MSEC_ERR_FILE;
+    *b64 = NULL;
+    if (gnutls_x509_crq_init(&crq) < 0)
+        return M2MSEC_ERR_NOMEM;
+    /* TS-0003 10.1.4 / G7: the identity travels as the single SAN URI; CN repeats it. */
+    if (gnutls_x509_crq_set_version(crq, 1) < 0 ||
+        gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, san_uri,
+                                      strlen(san_uri)) < 0 ||
+        gnutls_x509_crq_set_subject_alt_name(crq, GNUTLS_SAN_URI, san_uri, strlen(san_uri),
+                                             GNUTLS_FSAN_SET) < 0 ||
+        gnutls_x509_crq_set_challenge_password(crq, cp) < 0 ||
+        gnutls_x509_crq_set_key(crq, key) < 0 ||
+        gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0) < 0 ||
+        gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &der) < 0)
+        goto out;
+    size_t cap = (der.size + 2) / 3 * 4 + 1;
+    if ((*b64 = malloc(cap)) == NULL || cl_b64_encode(der.data, der.size, *b64, cap) != M2MSEC_OK)
+        goto out;
+    rc = M2MSEC_OK;
+out:
+    if (rc != M2MSEC_OK) {
+        free(*b64);
+        *b64 = NULL;
+    }
+    gnutls_free(der.data);
+    gnutls_x509_crq_deinit(crq);
+    return rc;
+}
+
+/* The issued certificate must certify our key and name exactly san_uri. */
+static int check_cert(gnutls_x509_privkey_t key, const gnutls_datum_t *der, const char *san_uri)
+{
+    gnutls_x509_crt_t crt = NULL;
+    unsigned char kid1[64], kid2[64];
+    size_t n1 = sizeof kid1, n2 = sizeof kid2;
+    char san[512];
+    size_t sl = sizeof san;
+    unsigned critical = 0;
+    int rc = M2MSEC_ERR_PROTOCOL;
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return M2MSEC_ERR_NOMEM;
+    if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, kid1, &n1) < 0 ||
+        gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, kid2, &n2) < 0 || n1 != n2 ||
+        memcmp(kid1, kid2, n1) != 0)
+        goto out;
+    if (gnutls_x509_crt_get_subject_alt_name(crt, 0, san, &sl, &critical) != GNUTLS_SAN_URI ||
+        sl != strlen(san_uri) || memcmp(san, san_uri, sl) != 0)
+        goto out;
+    sl = sizeof san;
+    if (gnutls_x509_crt_get_subject_alt_name(crt, 1, san, &sl, &critical) !=
+        GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) /* exactly one SAN */
+        goto out;
+    rc = M2MSEC_OK;
+out:
+    gnutls_x509_crt_deinit(crt);
+    return rc;
+}
+
+/* One enrolment attempt on the current session: exporter, CSR, POST, result in *cert_pem. */
+static int enroll_once(struct m2msec_client *c, const char *base, const char *san_uri,
+                       bool reenroll, gnutls_x509_privkey_t key, int *http,
+                       gnutls_datum_t *cert_pem, bool *session_changed)
+{
+    uint8_t cb[EST_CB_BYTES], *der = NULL;
+    char cp[64], *csr = NULL;
+    gnutls_datum_t first = {NULL, 0};
+    unsigned long gen = 0, used = 0;
+    size_t n = 0;
+    int rc = M2MSEC_OK;
+    *session_changed = false;
+    /* RFC 7030 3.5 with RFC 9266 ([INTERP], docs/MEF.md): challengePassword = base64 of the
+     * tls-exporter channel binding of the session carrying the request. */
+    TRY(cl_export_gen(c, EST_CB_LABEL_C, cb, sizeof cb, &gen));
+    if (cl_b64_encode(cb, sizeof cb, cp, sizeof cp) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_USAGE, "challengePassword too long"));
+    if ((rc = make_csr(key, san_uri, cp, &csr)) != M2MSEC_OK)
+        BAIL(cl_errf(c, rc, "cannot build the certificate request for %.100s", san_uri));
+    TRY(est_call(c, base, reenroll ? "simplereenroll" : "simpleenroll", "application/pkcs10", csr,
+                 "application/pkcs7-mime", http, &der, &n, &used));
+    if (used != gen) {
+        *session_changed = true;
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "the connection changed during EST enrolment"));
+    }
+    if (cl_est_pkcs7_certs(der, n, cert_pem, &first) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST answer holds no certificate"));
+    if (check_cert(key, &first, san_uri) != M2MSEC_OK) {
+        gnutls_free(cert_pem->data);
+        cert_pem->data = NULL;
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL,
+                     "the issued certificate does not match our key and %.100s", san_uri));
+    }
+out:
+    m2m_wipe(cb, sizeof cb);
+    m2m_wipe(cp, sizeof cp);
+    gnutls_free(first.data);
+    free(der);
+    free(csr);
+    return rc;
+}
+
+/* /cacerts into *ca_pem (RFC 7030 4.1: the explicit trust anchor database). */
+static int get_cacerts(struct m2msec_client *c, const char *base, int *http, gnutls_datum_t *pem)
+{
+    uint8_t *der = NULL;
+    size_t n = 0;
+    int rc =
+        est_call(c, base, "cacerts", NULL, NULL, "application/pkcs7-mime", http, &der, &n, NULL);
+    if (rc == M2MSEC_OK && cl_est_pkcs7_certs(der, n, pem, NULL) != M2MSEC_OK)
+        rc = cl_errf(c, M2MSEC_ERR_PROTOCOL, "EST cacerts holds no certificate");
+    free(der);
+    return rc;
+}
+
+/* Key (0600) first, then certificate and trust anchors (0644), each atomically. */
+static int write_outputs(struct m2msec_client *c, gnutls_x509_privkey_t key, const char *key_out,
+                         const gnutls_datum_t *cert, const char *cert_out, const gnutls_datum_t *ca,
+                         const char *ca_out)
+{
+    gnutls_datum_t kp = {NULL, 0};
+    int rc = M2MSEC_OK;
+    if (gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &kp) < 0)
+        return cl_errf(c, M2MSEC_ERR_FILE, "cannot export the new key");
+    if (write_atomic(key_out, kp.data, kp.size, 0600) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_FILE, "cannot write %.200s", key_out));
+    if (write_atomic(cert_out, cert->data, cert->size, 0644) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_FILE, "cannot write %.200s", cert_out));
+    if (ca_out && write_atomic(ca_out, ca->data, ca->size, 0644) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_FILE, "cannot write %.200s", ca_out));
+out:
+    m2m_wipe(kp.data, kp.size);
+    gnutls_free(kp.data);
+    return rc;
+}
+
+int cl_est_enroll(struct m2msec_client *c, const char *base_path, const char *san_uri,
+                  bool reenroll, const char *key_out, const char *cert_out, const char *ca_out,
+                  int *http_status)
+{
+    gnutls_x509_privkey_t key = NULL;
+    gnutls_datum_t ca = {NULL, 0}, cert = {NULL, 0};
+    int http = 0, rc = M2MSEC_OK;
+    bool changed = false;
+    const char *base = base_path ? base_path : EST_DEFAULT_BASE;
+    if (http_status)
+        *http_status = 0;
+    if (c == NULL || san_uri == NULL || key_out == NULL || cert_out == NULL || base[0] != '/' ||
+        strnlen(san_uri, 256) == 0 || strnlen(san_uri, 256) > 255 || strchr(san_uri, '*'))
+        return cl_errf(c, M2MSEC_ERR_USAGE, "EST needs a SAN URI (no wildcard) and output files");
+    size_t bl = strlen(base);
+    char trimmed[512];
+    if (bl >= sizeof trimmed)
+        return cl_errf(c, M2MSEC_ERR_USAGE, "EST base path too long");
+    memcpy(trimmed, base, bl + 1);
+    while (bl > 1 && trimmed[bl - 1] == '/')
+        trimmed[--bl] = 0;
+    TRY(get_cacerts(c, trimmed, &http, &ca));
+    TRY(get_csrattrs(c, trimmed, &http));
+    /* F8: ECDSA P-256. */
+    if (gnutls_x509_privkey_init(&key) < 0 ||
+        gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0)
+        BAIL(cl_errf(c, M2MSEC_ERR_NOMEM, "cannot generate a P-256 key"));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = enroll_once(c, trimmed, san_uri, reenroll, key, &http, &cert, &changed);
+        if (!(rc == M2MSEC_ERR_PROTOCOL && changed))
+            break; /* a reconnect between exporter and request: once more on the new session */
+    }
+    if (rc != M2MSEC_OK)
+        goto out;
+    TRY(write_outputs(c, key, key_out, &cert, cert_out, &ca, ca_out));
+out:
+    if (http_status)
+        *http_status = http;
+    gnutls_free(ca.data);
+    gnutls_free(cert.data);
+    gnutls_x509_privkey_deinit(key);
+    return rc;
+}
+
+int m2msec_est_enroll(struct m2msec_client *c, const char *san_uri, bool reenroll,
+                      const char *key_out, const char *cert_out, const char *ca_out,
+                      int *http_status)
+{
+    return cl_est_enroll(c, EST_DEFAULT_BASE, san_uri, reenroll, key_out, cert_out, ca_out,
+                         http_status);
+}
