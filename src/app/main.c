@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "app/commands.h"
+#include "app/et_glue.h"
+#include "app/mef_cmd.h"
 #include "base/log.h"
 #include "bind/coap/coap_server.h"
 #ifdef M2M_HAVE_CLIENT
@@ -34,6 +36,7 @@ static void usage(FILE *f)
             "  cred       credentials: add-psk, add-rpk, add-node, list, revoke (cred --help)\n"
             "  client     device client: register an AE, CRUD, subscribe (client --help)\n"
             "  acp explain  why an originator is granted or denied an operation (acp --help)\n"
+            "  mef        the M2M Enrolment Function: init, serve, administration (mef --help)\n"
             "  version    print the version\n"
             "\n"
             "m2msec cse options (flags override the config file; docs/CONFIG.md lists all keys):\n"
@@ -71,18 +74,6 @@ static int set_or_die(struct cse_config *c, const char *k, const char *v)
     return 0;
 }
 
-/* The CoAP binding reads PSKs from the credential database through these adapters. */
-static m2m_rc coap_psk_lookup(void *cs, const char *id, size_t idlen, uint8_t *key, size_t *keylen,
-                              struct cred_binding *b)
-{
-    return credstore_psk_lookup(cs, id, idlen, key, keylen, b);
-}
-
-static bool coap_revoked(void *cs, const char *cred_id)
-{
-    return credstore_is_revoked(cs, cred_id);
-}
-
 /* Starts the CoAP/CoAPS listeners (TS-0008) on the same pipeline as HTTP. When HTTPS is off the
  * credential database is opened here for CoAPS (*creds, closed by the caller). */
 static int start_coap(const struct cse_config *cfg, struct cse *cse, struct credstore **creds,
@@ -114,11 +105,12 @@ static int start_coap(const struct cse_config *cfg, struct cse *cse, struct cred
             return 1;
         }
     }
-    if (*creds != NULL) {
-        cc.psk_lookup = coap_psk_lookup;
-        cc.is_revoked = coap_revoked;
-        cc.psk_ctx = *creds;
-    }
+    /* The same hooks as HTTPS: the credential database, composed with the MEF key cache when
+     * the CSE is an Enrolment Target (et_glue_start replaced them). */
+    if (cfg->srv.tls.creds.psk_lookup != NULL)
+        cc.hooks = cfg->srv.tls.creds;
+    else if (*creds != NULL)
+        credstore_tls_hooks(*creds, &cc.hooks);
     if (coap_server_start(&cc, cse_submit, cse, out) != M2M_OK) {
         fprintf(stderr, "m2msec: cannot start the CoAP listeners (see the log above)\n");
         return 1;
@@ -253,16 +245,27 @@ static int cmd_cse(int argc, char **argv)
         cse_close(cse);
         return 1;
     }
+    /* TS-0003 8.3.2.1 (G5): KeIDs unknown to the database are fetched from the MEF */
+    struct et_glue *et = NULL;
+    if (et_glue_start(&cfg, cse, &et, err, sizeof err) != M2M_OK) {
+        fprintf(stderr, "m2msec: %s\n", err);
+        cse_close(cse);
+        credstore_close(creds);
+        return 1;
+    }
     struct srv *srv = NULL;
     if (srv_start(&cfg.srv, cse_handle, cse, &srv) != M2M_OK) {
         fprintf(stderr, "m2msec: cannot start the listeners (see the log above)\n");
+        et_glue_free(et);
         cse_close(cse);
         credstore_close(creds);
         return 1;
     }
     struct coap_server *coap = NULL;
     if (start_coap(&cfg, cse, &creds, &coap)) {
+        et_glue_shutdown(et);
         srv_stop(srv);
+        et_glue_free(et);
         cse_close(cse);
         credstore_close(creds);
         return 1;
@@ -283,8 +286,10 @@ static int cmd_cse(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     log_info("signal %d: stopping", sig);
+    et_glue_shutdown(et); /* parked handshakes are woken (and fail) before the loops stop */
     srv_stop(srv);
     coap_server_stop(coap); /* before the CSE and the credentials it uses */
+    et_glue_free(et);
     credstore_close(creds);
     cse_close(cse);
     return 0;
@@ -359,6 +364,8 @@ int main(int argc, char **argv)
         return cmd_pki(argc - 1, argv + 1);
     if (strcmp(argv[1], "cred") == 0)
         return cmd_cred(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "mef") == 0)
+        return cmd_mef(argc - 1, argv + 1);
 #ifdef M2M_HAVE_CLIENT
     if (strcmp(argv[1], "client") == 0)
         return cmd_client(argc - 1, argv + 1);

@@ -8,6 +8,7 @@
 
 #include "base/conf.h"
 #include "base/log.h"
+#include "crypto/kdf.h"
 
 void cse_config_default(struct cse_config *c)
 {
@@ -42,6 +43,14 @@ void cse_config_default(struct cse_config *c)
     c->audit_keep = 5;
     c->rate_burst = 0;
     c->tls_psk = true;
+    c->mef.enabled_set = -1;
+    c->mef.suid = 22; /* TS-0003 Table 12.4.2-1 (m2m:suid): RSPF key for the SAEF */
+    c->mef.timeout_ms = 3000;
+    c->mef.cache_max = 1024;
+    c->mef.negative_ttl_s = 30;
+    c->mef.workers = 2;
+    c->mef.queue_max = 64;
+    c->mef.update_asar = true;
     srv_cfg_default(&c->srv);
 }
 
@@ -115,6 +124,39 @@ static m2m_rc copy_str(char *dst, size_t n, const char *v)
         c->field = v_;                                                                             \
         return M2M_OK;                                                                             \
     }
+
+/* The mef.* keys (docs/CONFIG.md "Enrolment Target"). */
+static m2m_rc mef_set(struct cse_config *c, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    if (strcmp(key, "mef.enabled") == 0) {
+        bool b;
+        if (!conf_parse_bool(value, &b))
+            goto bad;
+        c->mef.enabled_set = b;
+        return M2M_OK;
+    }
+    STR_KEY("mef.url", mef.url)
+    STR_KEY("mef.fqdn", mef.fqdn)
+    STR_KEY("mef.ca_file", mef.ca_file)
+    STR_KEY("mef.cert", mef.cert_file)
+    STR_KEY("mef.key", mef.key_file)
+    STR_KEY("mef.psk_identity", mef.psk_identity)
+    STR_KEY("mef.psk_key_file", mef.psk_key_file)
+    STR_KEY("mef.originator", mef.originator)
+    INT_KEY("mef.suid", mef.suid, 0, 1000)
+    INT_KEY("mef.timeout_ms", mef.timeout_ms, 100, 600000)
+    INT_KEY("mef.cache_max", mef.cache_max, 1, 65536)
+    INT_KEY("mef.negative_ttl_s", mef.negative_ttl_s, 1, 86400)
+    INT_KEY("mef.workers", mef.workers, 1, 4)
+    INT_KEY("mef.queue_max", mef.queue_max, 1, 4096)
+    BOOL_KEY("mef.update_asar", mef.update_asar)
+    snprintf(err, errlen, "unknown configuration key '%s'", key);
+    return M2M_ERR_CONFIG;
+bad:
+    snprintf(err, errlen, "invalid value for '%s'", key);
+    return M2M_ERR_CONFIG;
+}
 
 m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, char *err,
                       size_t errlen)
@@ -211,6 +253,10 @@ m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, 
     BOOL_KEY("tls.require_client_cert", srv.tls.require_client_cert)
     BOOL_KEY("tls.psk", tls_psk)
     STR_KEY("credentials.path", cred_path)
+    STR_KEY("tls.server_names", srv.tls.server_names)
+    INT_KEY("limits.max_connections_per_ip", srv.max_connections_per_ip, 0, 1000000)
+    if (strncmp(key, "mef.", 4) == 0)
+        return mef_set(c, key, value, err, errlen);
     snprintf(err, errlen, "unknown configuration key '%s'", key);
     return M2M_ERR_CONFIG;
 bad:
@@ -237,6 +283,32 @@ m2m_rc cse_config_load(struct cse_config *c, const char *path, char *err, size_t
     return rc == M2M_OK ? M2M_OK : M2M_ERR_CONFIG;
 }
 
+/* The Enrolment Target settings hold together: an https:// MEF, its FQDN, one credential. */
+static m2m_rc mef_finish(struct cse_mef_cfg *m, char *err, size_t errlen)
+{
+    m->enabled = m->enabled_set < 0 ? m->url[0] != 0 : m->enabled_set == 1;
+    if (!m->enabled)
+        return M2M_OK;
+    const char *why = NULL;
+    if (strncmp(m->url, "https://", 8) != 0)
+        why = "mef.url must be an https:// URL"; /* TS-0003 8.3.2.1: a secured association */
+    else if (!kdf_fqdn_valid((const uint8_t *)m->fqdn, strlen(m->fqdn)))
+        why = "mef.fqdn must be the MEF's FQDN in lower case";
+    else if ((m->cert_file[0] != 0) == (m->psk_identity[0] != 0))
+        why = "set either mef.cert and mef.key or mef.psk_identity and mef.psk_key_file";
+    else if (m->cert_file[0] && !m->key_file[0])
+        why = "mef.cert needs mef.key";
+    else if (m->psk_identity[0] && !m->psk_key_file[0])
+        why = "mef.psk_identity needs mef.psk_key_file";
+    else if (!kdf_suid_valid((unsigned)m->suid))
+        why = "mef.suid is not a value of m2m:suid";
+    if (why != NULL) {
+        snprintf(err, errlen, "%s", why);
+        return M2M_ERR_CONFIG;
+    }
+    return M2M_OK;
+}
+
 m2m_rc cse_config_finish(struct cse_config *c, char *err, size_t errlen)
 {
     /* TS-0001 7.2: an SP-relative CSE-ID is "/" followed by unreserved characters. */
@@ -253,6 +325,7 @@ m2m_rc cse_config_finish(struct cse_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "cse.admin must be an AE-ID stem starting with C or S");
         return M2M_ERR_CONFIG;
     }
+    RETURN_IF_ERR(mef_finish(&c->mef, err, errlen));
     struct srv_cfg *s = &c->srv;
     s->n_listeners = 0;
     if (c->http_port >= 0) {

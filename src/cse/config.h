@@ -12,6 +12,28 @@
 
 #define CSE_MAX_KNOWN 16
 
+/* The CSE as Enrolment Target (TS-0003 8.3.2.1, SPEC-MAP G5): where and how to fetch remotely
+ * provisioned keys (docs/MEF.md fetchCredentials). Off unless mef.url is set (or mef.enabled). */
+struct cse_mef_cfg {
+    bool enabled;           /* derived in cse_config_finish */
+    int enabled_set;        /* -1 unset, 0/1 mef.enabled given */
+    char url[512];          /* "https://host:port" of the MEF */
+    char fqdn[254];         /* MEF FQDN: TLS server_name and the "@fqdn" of the KeIDs we fetch */
+    char ca_file[512];      /* PEM trust anchors for the MEF's certificate ("" = system store) */
+    char cert_file[512];    /* the CSE's client certificate to the MEF ... */
+    char key_file[512];     /* ... and its key */
+    char psk_identity[256]; /* or a Kpm: its KpmID ... */
+    char psk_key_file[512]; /* ... and a file holding the key (hex) */
+    char originator[256];   /* From of fetchCredentials; "" = cse.id */
+    int suid;               /* m2m:suid of the keys we fetch, default 22 */
+    int timeout_ms;         /* per fetch (connect and answer), default 3000 */
+    int cache_max;          /* cached keys, default 1024 */
+    int negative_ttl_s;     /* failed fetches remembered, default 30 */
+    int workers;            /* fetch threads, default 2 */
+    int queue_max;          /* pending fetches, default 64 */
+    bool update_asar;       /* G5 step 6 on <serviceSubscribedAppRule>, default true */
+};
+
 struct cse_config {
     char data_dir[512];
     char cse_id[64];   /* SP-relative CSE-ID, "/id-in" */
@@ -49,6 +71,7 @@ struct cse_config {
     double rate_burst;          /* bucket size */
     bool tls_psk;               /* PSK and raw-public-key SAEF from the credential database */
     char cred_path[512];        /* credential database; "" = DATA_DIR/credentials.db */
+    struct cse_mef_cfg mef;     /* Enrolment Target (mef.*) */
     struct srv_cfg srv;
 };
 

@@ -17,6 +17,19 @@ M2M_WARN_UNUSED m2m_rc cse_open(const struct cse_config *cfg, struct cse **out);
 void cse_submit(void *ctx, struct m2m_request *req, struct m2m_reply reply);
 /* The HTTP transport's handler (srv_handler_fn): cse_submit answering through srv_respond. */
 void cse_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req);
+/* TS-0003 8.3.2.1 step 6 (SPEC-MAP G5), in asar_cred.c: a key for cred_id (e.g. "12-<KeID>") was
+ * just provisioned by the MEF for enrolee_id. Adds cred_id to apci and the AE-ID stem of
+ * enrolee_id (its last path segment when it starts with C or S; a CSE-ID adds nothing) to aae of
+ * every unexpired <serviceSubscribedAppRule> directly under the CSEBase (the rules AE
+ * registration consults) that does not already admit them (patterns of the list count). Each
+ * change is an ordinary UPDATE from the admin originator through the writer (durable before the
+ * answer) and is written to the audit log as "asar-mef-update". Calls are serialised; waits up to
+ * timeout_ms for the commits. M2M_OK when every rule admits both afterwards (also when none
+ * needed a change or no rule exists); M2M_ERR_AGAIN on timeout (the updates still complete);
+ * M2M_ERR_DENIED when an update was refused (e.g. a list at its bound); M2M_ERR_MALFORMED for
+ * an empty or over-long argument; M2M_ERR_NOMEM. Thread-safe; never call it on the writer. */
+M2M_WARN_UNUSED m2m_rc cse_asar_add_credential(struct cse *c, const char *cred_id,
+                                               const char *enrolee_id, int timeout_ms);
 /* Stops threads and closes the store. NULL is a no-op. */
 void cse_close(struct cse *c);
 

@@ -1,0 +1,117 @@
+/* mefcache.h: the Enrolment Target's cache of remotely provisioned keys (TS-0003 8.3.2.1 "Use of
+ * Remotely Provisioned Credential", SPEC-MAP G5): KeID -> usage-constrained key, enrolee ID and
+ * lifetime, fetched from the MEF by a small pool of worker threads so that no TLS handshake ever
+ * waits on the network in a loop thread. It also composes the transport's credential hooks: the
+ * credential database first, then this cache.
+ *
+ * States of one KeID: pending (a fetch is queued or running; the handshakes asking for it are
+ * parked and all woken when it completes), positive (key until its lifetime ends), negative (the
+ * fetch failed; remembered for negative_ttl_s so that a client cycling a bad KeID cannot make us
+ * hammer the MEF), expired (key wiped; kept so that live sessions of it are ended).
+ *
+ * Bounds: max_entries completed entries (an expired or negative entry is evicted first, then the
+ * positive one that expires first; a negative result never evicts a positive entry), queue_max
+ * fetches pending at once (beyond it prefetch fails at once: it never blocks), workers fetches
+ * running at once, MEFCACHE_MAX_WAITERS parked handshakes per KeID. Keys are wiped on expiry,
+ * eviction and free, and never logged. Thread-safe. */
+#ifndef M2M_KEYS_MEFCACHE_H
+#define M2M_KEYS_MEFCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rc.h"
+#include "model/prim.h"
+
+#define MEFCACHE_KEY_MAX 64     /* bytes of key accepted from the MEF */
+#define MEFCACHE_MAX_WAITERS 64 /* parked handshakes per pending KeID */
+#define MEFCACHE_MAX_WORKERS 4  /* fetch threads */
+#define MEFCACHE_MAX_ENTRIES 65536
+#define MEFCACHE_MAX_QUEUE 4096
+
+/* The network fetch (docs/MEF.md fetchCredentials), supplied by the application (src/app/et_glue.c)
+ * so that this module stays free of the client library. Called on fetch worker `worker`
+ * (0..workers-1; one call at a time per worker, so a per-worker connection needs no lock) with the
+ * canonical KeID (upper-case hex, NUL-terminated). It may block, bounded by its own timeout. On
+ * M2M_OK it has written key[0..*key_len) (1..MEFCACHE_KEY_MAX; *key_len in: MEFCACHE_KEY_MAX),
+ * enrolee (NUL-terminated, the enrolee ID the association is bound to) and *lifetime_s (> 0).
+ * Any other code is a failed fetch (cached negatively); the cache wipes key in every case. */
+struct mefcache_fetch {
+    m2m_rc (*fn)(void *ctx, int worker, const char *keid, uint8_t *key, size_t *key_len,
+                 char enrolee[M2M_ID_MAX], int64_t *lifetime_s);
+    void *ctx;
+};
+
+struct mefcache_cfg {
+    const char *mef_fqdn; /* only KeIDs "<hex>@mef_fqdn" are fetched (lower case, required) */
+    size_t max_entries;   /* completed entries kept, 1..MEFCACHE_MAX_ENTRIES, default 1024 */
+    int negative_ttl_s;   /* failed fetches remembered, 1..86400, default 30 */
+    int workers;          /* fetch threads, 1..MEFCACHE_MAX_WORKERS, default 2 */
+    int queue_max;        /* pending fetches, 1..MEFCACHE_MAX_QUEUE, default 64 */
+    struct mefcache_fetch fetch; /* fn required */
+    /* The clock, Unix seconds; NULL = the wall clock (tests pass their own). */
+    int64_t (*now_s)(void *ctx);
+    void *now_ctx;
+};
+/* Fills the defaults above (mef_fqdn and fetch NULL). */
+void mefcache_cfg_default(struct mefcache_cfg *c);
+
+struct mefcache;
+struct tls_cred_hooks;
+
+/* Starts the workers. M2M_ERR_CONFIG for a bound out of range, a missing fetch function or an
+ * invalid mef_fqdn; M2M_ERR_NOMEM; M2M_ERR_INTERNAL when a thread cannot start. */
+M2M_WARN_UNUSED m2m_rc mefcache_new(const struct mefcache_cfg *cfg, struct mefcache **out);
+/* Stops the workers (waiting for running fetches), fails every pending fetch and wakes its
+ * handshakes. Afterwards prefetch answers M2M_OK at once and only cached keys resolve. Call it
+ * before stopping the transport; idempotent; NULL is a no-op. */
+void mefcache_shutdown(struct mefcache *mc);
+/* Shuts down if needed, wipes every key, frees. NULL is a no-op. The transport that uses the
+ * hooks must be stopped first. */
+void mefcache_free(struct mefcache *mc);
+
+/* Fills out with hooks that consult inner (the credential database's hooks, credstore_tls_hooks;
+ * may be NULL or all-NULL) first and this cache second:
+ *  psk_lookup: inner, then a positive unexpired entry: key, identity = enrolee ID, cred_id
+ *    "12-<KeID>" (docs/MEF.md [INTERP]), kind M2M_SEC_TLS_PSK;
+ *  psk_prefetch: mefcache_prefetch, after checking that inner does not know the identity;
+ *  rpk_lookup, node_lookup: inner's;
+ *  generation: inner's + this cache's (both only grow, so the sum changes when either does);
+ *  is_revoked: inner's, or for a Credential-ID "12-<KeID of our MEF>" that inner does not hold:
+ *    true unless this cache holds an unexpired key for it.
+ * inner is copied. mc must outlive every use of the hooks. */
+void mefcache_tls_hooks(struct mefcache *mc, const struct tls_cred_hooks *inner,
+                        struct tls_cred_hooks *out);
+
+/* The psk_prefetch contract of src/tls/tls.h, for this cache alone. M2M_OK: answer now (not a
+ * KeID of our MEF, cached positively or negatively, or shut down). M2M_ERR_AGAIN: a fetch is
+ * pending (started now or earlier: concurrent prefetches of one KeID share one fetch) and
+ * wake(wake_arg) will be called exactly once, from a worker thread, when it completes.
+ * M2M_ERR_LIMIT: queue_max fetches are pending or MEFCACHE_MAX_WAITERS handshakes wait for this
+ * KeID (fail the handshake). M2M_ERR_NOMEM. wake is never called unless M2M_ERR_AGAIN. */
+M2M_WARN_UNUSED m2m_rc mefcache_prefetch(struct mefcache *mc, const char *identity, size_t idlen,
+                                         void (*wake)(void *wake_arg), void *wake_arg);
+/* The cache alone: a positive unexpired entry for identity (exactly idlen bytes, peer data).
+ * key[0..*keylen) (*keylen in: capacity) and bind (identity, cred_id, kind; n_bound 0).
+ * M2M_ERR_NOT_FOUND when not a KeID of our MEF, unknown, pending, negative or expired;
+ * M2M_ERR_LIMIT when the capacity is too small. */
+M2M_WARN_UNUSED m2m_rc mefcache_psk_lookup(struct mefcache *mc, const char *identity, size_t idlen,
+                                           uint8_t *key, size_t *keylen, struct m2m_secctx *bind);
+/* The cache alone: true when cred_id is "12-<KeID of our MEF>" and no unexpired key is cached. */
+bool mefcache_is_revoked(struct mefcache *mc, const char *cred_id);
+/* Grows whenever a cached key expires or a live one is evicted (also sweeps expired entries). */
+uint64_t mefcache_generation(struct mefcache *mc);
+
+struct mefcache_stats {
+    uint64_t hits, negative_hits, fetches, fetch_ok, fetch_failed, coalesced, queue_full, evictions,
+        expirations;
+    size_t entries, pending;
+};
+void mefcache_get_stats(struct mefcache *mc, struct mefcache_stats *out);
+
+/* For tests: the storage of the key slot holding keid (canonical form), or NULL. The slot array
+ * lives until mefcache_free, so a test can check that eviction or expiry wiped it. */
+const uint8_t *mefcache_debug_key_slot(struct mefcache *mc, const char *keid);
+
+#endif
