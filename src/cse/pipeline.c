@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "cse/credadmin.h"
 #include "cse/cse_internal.h"
 #include "enc/json.h"
 
@@ -88,6 +89,24 @@ struct res *cse_resolve_id(struct cse *c, const char *id)
     if (*rel == 0)
         return c->tree.root;
     return resolve_rel(c, rel, strlen(rel));
+}
+
+/* <CSEBase>/_cred[/<ref>], the credential administration resource (credadmin.h): the CSEBase by
+ * its resourceName, "-" or its resource ID, then the segment "_cred"; *ref gets what follows. */
+static bool cred_target(struct cse *c, const char *to, const char **ref)
+{
+    bool other;
+    const char *rel = to ? strip_prefix(c, to, &other) : NULL;
+    const char *slash = rel ? strchr(rel, '/') : NULL;
+    if (slash == NULL || strncmp(slash + 1, "_cred", 5) != 0 || (slash[6] != 0 && slash[6] != '/'))
+        return false;
+    size_t first = (size_t)(slash - rel);
+    if (!(first == 1 && rel[0] == '-') &&
+        !(first == strlen(c->cfg.cse_name) && memcmp(rel, c->cfg.cse_name, first) == 0) &&
+        !(first == strlen(c->base_ri) && memcmp(rel, c->base_ri, first) == 0))
+        return false;
+    *ref = slash[6] == '/' ? slash + 7 : "";
+    return true;
 }
 
 m2m_rsc cse_resolve(struct rq *q, const char *to, struct target *t, char *why, size_t whylen)
@@ -409,6 +428,11 @@ void cse_pipeline(struct rq *q)
         rsc = normalise_originator(q, why, sizeof why);
         if (rsc == RSC_OK)
             rsc = check_identity(q, why, sizeof why);
+    }
+    const char *cred_ref;
+    if (rsc == RSC_OK && cred_target(q->cse, req->to, &cred_ref)) {
+        credadmin_handle(q, cred_ref); /* admin-only, decides and audits itself */
+        return;
     }
     if (rsc == RSC_OK)
         rsc = cse_resolve(q, req->to, &t, why, sizeof why); /* Recv-6.2: 4004 before 4103 */

@@ -1,6 +1,7 @@
 /* coap_server.c: the libcoap thread serving CoAP and CoAPS (TS-0008 over UDP and DTLS 1.2):
- * context and endpoint set-up, PSK and certificate credentials, the request handler, and the
- * hand-back of answers from other threads as separate responses. */
+ * context and endpoint set-up, PSK and certificate credentials, ending the sessions of revoked
+ * credentials, bounded Block1 reassembly, the request handler, and the hand-back of answers
+ * from other threads as separate responses. */
 #include "bind/coap/coap_server.h"
 
 #include <arpa/inet.h>
@@ -21,17 +22,21 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/timeutil.h"
+#include "bind/coap/coap_block1.h"
 #include "bind/coap/coap_map.h"
 
-/* The security association of one DTLS session, kept as the libcoap session's app data from the
- * handshake callback until COAP_EVENT_SERVER_SESSION_DEL. */
+/* The state of one session, kept as the libcoap session's app data until
+ * COAP_EVENT_SERVER_SESSION_DEL: for DTLS the security association (from the handshake
+ * callback), for any session its Block1 bodies in progress. */
 struct coap_sess_info {
     struct coap_server *srv;
+    coap_session_t *ses;                /* not referenced: this lives no longer than it */
     struct coap_sess_info *prev, *next; /* every live one, so none outlives the server */
-    enum m2m_sec_kind kind;
-    struct cred_binding b;
-    uint8_t key[CRED_PSK_MAX]; /* handed to libcoap during the handshake, wiped on free */
+    enum m2m_sec_kind kind;             /* M2M_SEC_NONE until a handshake filled sec */
+    struct m2m_secctx sec;              /* identity, bound[], cred_id of the association */
+    uint8_t key[TLS_PSK_KEY_MAX];       /* handed to libcoap during the handshake, wiped */
     coap_bin_const_t keybin;
+    struct cb1_peer uploads;
 };
 
 /* One request handed to the handler. Created and freed on the libcoap thread; reply_cb (any
@@ -68,7 +73,11 @@ struct coap_server {
     int inflight;                         /* submitted, not yet answered (mu) */
     struct coap_xchg *ready, *ready_tail; /* answered after submit returned (mu) */
     struct coap_xchg *live;               /* every exchange (libcoap thread) */
-    struct coap_sess_info *infos;         /* every session association (libcoap thread) */
+    struct coap_sess_info *infos;         /* every session's state (libcoap thread) */
+    struct tls_cred_hooks hooks;          /* cfg.hooks, or derived from the legacy fields */
+    uint64_t generation;                  /* hooks.generation() at the last revocation sweep */
+    int64_t next_revoke_check_ms;
+    struct cb1_budget budget; /* Block1 bytes held (libcoap thread) */
 };
 
 static pthread_once_t coap_once = PTHREAD_ONCE_INIT;
@@ -97,6 +106,7 @@ void coap_server_cfg_default(struct coap_server_cfg *c)
     snprintf(c->saddr, sizeof c->saddr, "127.0.0.1");
     c->sport = 5684;
     c->max_body = 1024 * 1024;
+    c->block1_budget = 16u << 20;
     c->max_idle_sessions = 1024;
     c->session_timeout_s = 300;
     c->max_handshakes = 256;
@@ -234,26 +244,27 @@ static void fill_sec(const struct coap_server *s, coap_session_t *ses, struct m2
     }
     sec->trusted_listener = s->cfg.strusted;
     const struct coap_sess_info *in = coap_session_get_app_data(ses);
-    if (in == NULL) {
+    if (in == NULL || in->kind == M2M_SEC_NONE) {
         sec->kind = M2M_SEC_TLS;
         return;
     }
     sec->kind = in->kind;
-    snprintf(sec->identity, sizeof sec->identity, "%s", in->b.identity);
-    snprintf(sec->cred_id, sizeof sec->cred_id, "%s", in->b.cred_id);
-    sec->n_bound = in->b.n_bound < 0                   ? 0
-                   : in->b.n_bound > M2M_SEC_MAX_BOUND ? M2M_SEC_MAX_BOUND
-                                                       : in->b.n_bound;
+    snprintf(sec->identity, sizeof sec->identity, "%s", in->sec.identity);
+    snprintf(sec->cred_id, sizeof sec->cred_id, "%s", in->sec.cred_id);
+    sec->n_bound = in->sec.n_bound < 0                   ? 0
+                   : in->sec.n_bound > M2M_SEC_MAX_BOUND ? M2M_SEC_MAX_BOUND
+                                                         : in->sec.n_bound;
     for (int i = 0; i < sec->n_bound; i++)
-        snprintf(sec->bound[i], sizeof sec->bound[i], "%s", in->b.bound[i]);
+        snprintf(sec->bound[i], sizeof sec->bound[i], "%s", in->sec.bound[i]);
 }
 
-static struct coap_sess_info *sess_info_new(struct coap_server *s)
+static struct coap_sess_info *sess_info_new(struct coap_server *s, coap_session_t *ses)
 {
     struct coap_sess_info *in = calloc(1, sizeof *in);
     if (in == NULL)
         return NULL;
     in->srv = s;
+    in->ses = ses;
     in->next = s->infos;
     if (s->infos)
         s->infos->prev = in;
@@ -271,14 +282,50 @@ static void sess_info_free(struct coap_sess_info *in)
         in->srv->infos = in->next;
     if (in->next)
         in->next->prev = in->prev;
+    cb1_peer_clear(&in->uploads, &in->srv->budget);
     m2m_wipe(in, sizeof *in);
     free(in);
 }
 
+/* A new association replaces the session's state (a renegotiation starts from nothing). */
 static void sess_info_set(coap_session_t *ses, struct coap_sess_info *in)
 {
     sess_info_free(coap_session_get_app_data(ses));
     coap_session_set_app_data(ses, in);
+}
+
+/* The session's state, created on first use (plain UDP sessions get one for Block1). */
+static struct coap_sess_info *sess_info_of(struct coap_server *s, coap_session_t *ses)
+{
+    struct coap_sess_info *in = coap_session_get_app_data(ses);
+    if (in == NULL && (in = sess_info_new(s, ses)) != NULL)
+        coap_session_set_app_data(ses, in);
+    return in;
+}
+
+/* The wake of psk_prefetch (tls.h). libcoap 4.3.1 cannot suspend a handshake in its PSK
+ * callback, so a handshake whose key is being fetched has already failed when the fetch ends;
+ * nothing waits for the wake, and wake_arg (NULL) points to nothing. */
+static void prefetch_wake(void *wake_arg)
+{
+    (void)wake_arg;
+}
+
+/* TS-0003 8.3.2.1 (SPEC-MAP G5): a KeID not yet in the database is fetched from the MEF by
+ * psk_prefetch. [INTERP] The DTLS handshake that asked fails at once (no handshake callback may
+ * wait on the network); the client's next handshake (RFC 6347 retransmission or a new attempt)
+ * finds the key. False when this handshake must fail. */
+static bool psk_prefetch(struct coap_server *s, const coap_bin_const_t *identity)
+{
+    if (s->hooks.psk_prefetch == NULL)
+        return true;
+    m2m_rc rc = s->hooks.psk_prefetch(s->hooks.ctx, (const char *)identity->s, identity->length,
+                                      prefetch_wake, NULL);
+    if (rc == M2M_ERR_AGAIN)
+        log_info("coaps: PSK identity being fetched; this handshake fails, a retry will find it");
+    else if (rc != M2M_OK)
+        log_info("coaps: PSK identity refused by prefetch (%s)", m2m_rc_str(rc));
+    return rc == M2M_OK;
 }
 
 /* TS-0003 8.2.2 / 10.2.2 (Provisioned Symmetric Key SAEF): the client's PSK identity (the KpsaID)
@@ -287,22 +334,22 @@ static void sess_info_set(coap_session_t *ses, struct coap_sess_info *in)
 static const coap_bin_const_t *psk_id_cb(coap_bin_const_t *identity, coap_session_t *ses, void *arg)
 {
     struct coap_server *s = arg;
-    size_t keylen = CRED_PSK_MAX;
+    size_t keylen = sizeof((struct coap_sess_info *)0)->key;
     if (identity == NULL || identity->length == 0 || identity->length >= M2M_ID_MAX ||
-        memchr(identity->s, 0, identity->length) != NULL)
+        memchr(identity->s, 0, identity->length) != NULL || !psk_prefetch(s, identity))
         return NULL;
-    struct coap_sess_info *in = sess_info_new(s);
+    struct coap_sess_info *in = sess_info_new(s, ses);
     if (in == NULL)
         return NULL;
-    m2m_rc rc = s->cfg.psk_lookup(s->cfg.psk_ctx, (const char *)identity->s, identity->length,
-                                  in->key, &keylen, &in->b);
-    if (rc != M2M_OK || keylen == 0 || keylen > CRED_PSK_MAX) {
+    m2m_rc rc = s->hooks.psk_lookup(s->hooks.ctx, (const char *)identity->s, identity->length,
+                                    in->key, &keylen, &in->sec);
+    if (rc != M2M_OK || keylen == 0 || keylen > sizeof in->key) {
         log_info("coaps: PSK identity refused (%s)", m2m_rc_str(rc));
         sess_info_free(in);
         return NULL;
     }
-    in->b.identity[sizeof in->b.identity - 1] = 0;
-    in->b.cred_id[sizeof in->b.cred_id - 1] = 0;
+    in->sec.identity[sizeof in->sec.identity - 1] = 0;
+    in->sec.cred_id[sizeof in->sec.cred_id - 1] = 0;
     in->kind = M2M_SEC_TLS_PSK;
     in->keybin.s = in->key;
     in->keybin.length = keylen;
@@ -313,7 +360,7 @@ static const coap_bin_const_t *psk_id_cb(coap_bin_const_t *identity, coap_sessio
 /* The identity of a client certificate, as the TLS layer reads it: the first SAN URI, else the
  * first SAN DNS name (TS-0003 8.1.2 certificate flavours); the Credential-ID is the SHA-256
  * fingerprint ("cert:<hex>"). */
-static m2m_rc cert_identity(const uint8_t *der, size_t len, struct cred_binding *b)
+static m2m_rc cert_identity(const uint8_t *der, size_t len, struct m2m_secctx *b)
 {
     m2m_rc rc = M2M_ERR_MALFORMED;
     gnutls_x509_crt_t crt = NULL;
@@ -358,10 +405,10 @@ static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_
         return 0;
     if (depth != 0)
         return 1;
-    struct coap_sess_info *in = sess_info_new(arg);
+    struct coap_sess_info *in = sess_info_new(arg, ses);
     if (in == NULL)
         return 0;
-    if (cert_identity(der, len, &in->b) != M2M_OK) {
+    if (cert_identity(der, len, &in->sec) != M2M_OK) {
         log_info("coaps: client certificate without a usable identity");
         sess_info_free(in);
         return 0;
@@ -400,22 +447,20 @@ static void deliver_deferred(coap_resource_t *res, coap_session_t *ses, const co
     xchg_free(x);
 }
 
-/* Maps the request; on refusal answers at once. Returns false when answered. */
+/* Maps the request with its whole body (data[0..len)); on refusal answers at once. Returns
+ * false when answered. */
 static bool prepare(struct coap_server *s, struct coap_xchg *x, coap_resource_t *res,
                     coap_session_t *ses, const coap_pdu_t *rq, const coap_string_t *query,
-                    coap_pdu_t *pdu)
+                    coap_pdu_t *pdu, const uint8_t *data, size_t len)
 {
-    size_t len = 0, off = 0, total = 0;
-    const uint8_t *data = NULL;
     char err[256];
     m2m_rsc rsc = RSC_NONE;
-    if (!coap_get_data_large(rq, &len, &data, &off, &total) || off != 0)
-        len = 0, data = NULL;
     x->req.t_recv_us = m2m_now_us();
     fill_sec(s, ses, &x->req.sec);
-    /* a credential revoked after the handshake no longer speaks for anyone (TS-0003 8.2) */
-    if (x->req.sec.cred_id[0] && s->cfg.is_revoked &&
-        s->cfg.is_revoked(s->cfg.psk_ctx, x->req.sec.cred_id)) {
+    /* a credential revoked after the handshake no longer speaks for anyone (TS-0003 8.2); the
+     * session itself ends at the next revocation sweep */
+    if (x->req.sec.cred_id[0] && s->hooks.is_revoked &&
+        s->hooks.is_revoked(s->hooks.ctx, x->req.sec.cred_id)) {
         m2m_response_error(&x->resp, RSC_SECURITY_ASSOCIATION_REQUIRED, "credential revoked");
     } else if (coap_map_request(rq, data, len, s->cfg.max_body, &x->req, &x->meta, &rsc, err,
                                 sizeof err) != M2M_OK) {
@@ -428,6 +473,121 @@ static bool prepare(struct coap_server *s, struct coap_xchg *x, coap_resource_t 
     return false;
 }
 
+/* ---- Block1 (RFC 7959 2.5) ---------------------------------------------------------- */
+
+/* The identity of a blockwise request (RFC 7959 2.4): method and every option but Block1,
+ * Size1, Block2 and Size2, as (number, length, value) triples. False when over CB1_KEY_MAX. */
+static bool block1_key(const coap_pdu_t *rq, uint8_t *key, size_t *len)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o;
+    size_t n = 0;
+    key[n++] = (uint8_t)coap_pdu_get_code(rq);
+    coap_option_iterator_init(rq, &it, COAP_OPT_ALL);
+    while ((o = coap_option_next(&it)) != NULL) {
+        uint16_t num = it.number;
+        size_t ol = coap_opt_length(o);
+        if (num == COAP_OPTION_BLOCK1 || num == COAP_OPTION_SIZE1 || num == COAP_OPTION_BLOCK2 ||
+            num == COAP_OPTION_SIZE2)
+            continue;
+        if (ol > CB1_KEY_MAX || n + 4 + ol > CB1_KEY_MAX)
+            return false;
+        key[n++] = (uint8_t)(num >> 8);
+        key[n++] = (uint8_t)num;
+        key[n++] = (uint8_t)(ol >> 8);
+        key[n++] = (uint8_t)ol;
+        memcpy(key + n, coap_opt_value(o), ol);
+        n += ol;
+    }
+    *len = n;
+    return true;
+}
+
+/* Answers a refused block: 4.13 carries Size1 = the limit (RFC 7959 2.9.3). */
+static void block1_refuse(struct coap_server *s, coap_pdu_t *pdu, enum cb1_result r)
+{
+    static const struct {
+        enum cb1_result r;
+        int code;
+        const char *text;
+    } map[] = {{CB1_TOO_LARGE, 413, "request body too large"},
+               {CB1_INCOMPLETE, 408, "block out of sequence or without its start"},
+               {CB1_BAD, 400, "malformed Block1 option or block size"},
+               {CB1_BUSY, 503, "too many uploads in progress"},
+               {CB1_NOMEM, 500, "out of memory"}};
+    for (size_t i = 0; i < M2M_ARRAY_LEN(map); i++) {
+        if (map[i].r != r)
+            continue;
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(map[i].code));
+        if (r == CB1_TOO_LARGE) {
+            uint8_t buf[8];
+            coap_add_option(pdu, COAP_OPTION_SIZE1,
+                            coap_encode_var_safe8(buf, sizeof buf, s->cfg.max_body), buf);
+        }
+        coap_add_data(pdu, strlen(map[i].text), (const uint8_t *)map[i].text);
+        return;
+    }
+}
+
+/* A request carrying Block1: collects the block (coap_block1.c). Returns true with the whole
+ * body in *body (the caller wipes and frees it) after the last block; false when the block was
+ * answered here (2.31 Continue, or the refusal). */
+static bool block1_take(struct coap_server *s, coap_session_t *ses, const coap_pdu_t *rq,
+                        const coap_block_b_t *blk, coap_pdu_t *pdu, uint8_t **body,
+                        size_t *body_len)
+{
+    uint8_t key[CB1_KEY_MAX];
+    size_t len = 0, off = 0, total = 0, klen = 0;
+    const uint8_t *data = NULL;
+    coap_opt_iterator_t it;
+    coap_opt_t *size1 = coap_check_option(rq, COAP_OPTION_SIZE1, &it);
+    struct coap_sess_info *in = sess_info_of(s, ses);
+    if (!coap_get_data_large(rq, &len, &data, &off, &total))
+        len = 0, data = NULL;
+    struct cb1_block b = {.key = key,
+                          .num = blk->num,
+                          .more = blk->m != 0,
+                          .szx = blk->szx,
+                          .data = data,
+                          .len = len,
+                          .has_size1 = size1 != NULL};
+    if (size1 != NULL)
+        b.size1 = coap_decode_var_bytes8(coap_opt_value(size1), coap_opt_length(size1));
+    enum cb1_result r = CB1_NOMEM;
+    if (in != NULL && block1_key(rq, key, &klen)) {
+        b.key_len = klen;
+        r = cb1_feed(&in->uploads, &s->budget, s->cfg.max_body, &b, m2m_mono_ms(), body, body_len);
+    } else if (in != NULL) {
+        r = CB1_BAD;
+    }
+    if (r == CB1_DONE)
+        return true;
+    if (r == CB1_MORE)
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(231)); /* libcoap added the Block1 echo */
+    else
+        block1_refuse(s, pdu, r);
+    return false;
+}
+
+/* The request's whole body: the payload, or the Block1 reassembly. Returns false when the
+ * request was answered here (a block that is not the last, or a refusal). */
+static bool request_body(struct coap_server *s, coap_session_t *ses, const coap_pdu_t *rq,
+                         coap_pdu_t *pdu, uint8_t **owned, const uint8_t **data, size_t *len)
+{
+    size_t off = 0, total = 0;
+    coap_block_b_t blk;
+    *owned = NULL;
+    if (coap_get_block_b(ses, rq, COAP_OPTION_BLOCK1, &blk)) {
+        if (!block1_take(s, ses, rq, &blk, pdu, owned, len))
+            return false;
+        *data = *owned;
+        return true;
+    }
+    if (!coap_get_data_large(rq, len, data, &off, &total) || off != 0)
+        *len = 0, *data = NULL;
+    return true;
+}
+
 static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
                        const coap_string_t *query, coap_pdu_t *pdu)
 {
@@ -437,12 +597,20 @@ static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu
         deliver_deferred(res, ses, rq, query, pdu, a);
         return;
     }
-    struct coap_xchg *x = xchg_new(s, ses, rq);
-    if (x == NULL) {
-        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
+    uint8_t *owned = NULL;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if (!request_body(s, ses, rq, pdu, &owned, &data, &len))
         return;
+    struct coap_xchg *x = xchg_new(s, ses, rq);
+    bool go = x != NULL && prepare(s, x, res, ses, rq, query, pdu, data, len);
+    if (owned != NULL) {
+        m2m_wipe(owned, len); /* the request holds its copy; a body may carry a key */
+        free(owned);
     }
-    if (!prepare(s, x, res, ses, rq, query, pdu)) {
+    if (x == NULL)
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
+    if (!go) {
         xchg_free(x);
         return;
     }
@@ -493,6 +661,47 @@ static void drain_ready(struct coap_server *s)
     }
 }
 
+/* ---- revocation of live sessions --------------------------------------------------------- */
+
+/* Ends a DTLS session: its state goes, libcoap sends close_notify and forgets the DTLS
+ * association (coap_session_disconnected), and the session leaves the endpoint (a server
+ * session is freed only by libcoap's idle sweep, so it is turned into a client-type one, which
+ * coap_session_release frees with its last reference; exchanges still holding one keep it
+ * until they end). Later records from that peer find no session and are dropped; its next
+ * ClientHello starts a new handshake, which the revoked credential cannot complete. */
+static void end_session(coap_session_t *ses)
+{
+    sess_info_free(coap_session_get_app_data(ses));
+    coap_session_set_app_data(ses, NULL);
+    coap_session_disconnected(ses, COAP_NACK_TLS_FAILED);
+    if (coap_session_set_type_client(ses))
+        coap_session_release(ses);
+}
+
+/* TS-0003 8.2 (SPEC-MAP F4): when the credential database changed (another process or an admin
+ * request revoked something), every live DTLS session whose credential is now revoked ends.
+ * Runs on the libcoap thread between io passes, at most every COAP_REVOKE_CHECK_MS. */
+static void revoke_sweep(struct coap_server *s)
+{
+    int64_t now = m2m_mono_ms();
+    if (s->hooks.generation == NULL || s->hooks.is_revoked == NULL || now < s->next_revoke_check_ms)
+        return;
+    s->next_revoke_check_ms = now + COAP_REVOKE_CHECK_MS;
+    uint64_t g = s->hooks.generation(s->hooks.ctx);
+    if (g == s->generation)
+        return;
+    s->generation = g;
+    struct coap_sess_info *in = s->infos, *next;
+    for (; in != NULL; in = next) {
+        next = in->next;
+        if (in->kind == M2M_SEC_NONE || in->sec.cred_id[0] == 0 ||
+            !s->hooks.is_revoked(s->hooks.ctx, in->sec.cred_id))
+            continue;
+        log_info("coaps: credential %s revoked: ending its session", in->sec.cred_id);
+        end_session(in->ses);
+    }
+}
+
 static void *loop(void *arg)
 {
     struct coap_server *s = arg;
@@ -510,6 +719,7 @@ static void *loop(void *arg)
         }
         if (FD_ISSET(s->evfd, &rf))
             drain_ready(s);
+        revoke_sweep(s);
     }
     return NULL;
 }
@@ -573,11 +783,11 @@ static m2m_rc setup_dtls(struct coap_server *s)
         log_error("coaps: libcoap was built without DTLS");
         return M2M_ERR_CONFIG;
     }
-    if (c->psk_lookup == NULL && c->cert_file[0] == 0) {
+    if (s->hooks.psk_lookup == NULL && c->cert_file[0] == 0) {
         log_error("coaps: neither a PSK store nor a certificate is configured");
         return M2M_ERR_CONFIG;
     }
-    if (c->psk_lookup != NULL) {
+    if (s->hooks.psk_lookup != NULL) {
         coap_dtls_spsk_t sp;
         memset(&sp, 0, sizeof sp);
         sp.version = COAP_DTLS_SPSK_SETUP_VERSION;
@@ -613,7 +823,9 @@ static m2m_rc setup_context(struct coap_server *s)
     m2m_rc rc = M2M_OK;
     ENSURE((s->ctx = coap_new_context(NULL)) != NULL, M2M_ERR_NOMEM);
     coap_set_app_data(s->ctx, s);
-    coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* libcoap tracks the blocks and answers Block2; Block1 bodies are collected by
+     * block1_take, which checks the body limit per block (without COAP_BLOCK_SINGLE_BODY) */
+    coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP);
     coap_context_set_max_idle_sessions(s->ctx, (unsigned)s->cfg.max_idle_sessions);
     coap_context_set_session_timeout(s->ctx, (unsigned)s->cfg.session_timeout_s);
     coap_context_set_max_handshake_sessions(s->ctx, (unsigned)s->cfg.max_handshakes);
@@ -650,6 +862,10 @@ m2m_rc coap_server_start(const struct coap_server_cfg *cfg, m2m_handler_fn fn, v
     pthread_once(&coap_once, coap_init_once);
     ENSURE_NONNULL(s = calloc(1, sizeof *s));
     s->cfg = *cfg;
+    s->hooks = cfg->hooks;
+    if (s->hooks.generation != NULL)
+        s->generation = s->hooks.generation(s->hooks.ctx);
+    s->budget.cap = cfg->block1_budget ? cfg->block1_budget : 16u << 20;
     s->fn = fn;
     s->hctx = hctx;
     s->port = s->sport = -1;

@@ -2,7 +2,9 @@
  * Each request is mapped with coap_map and handed to an m2m_handler_fn (the CSE pipeline, the
  * same as HTTP); answers that arrive later or from another thread go back to the libcoap thread
  * and leave as separate responses (empty ACK first, RFC 7252 5.2.2). DTLS authenticates clients
- * by PSK (looked up per handshake, TS-0003 10.2.2) or by certificate (the development PKI). */
+ * by PSK (looked up per handshake, TS-0003 10.2.2) or by certificate (the development PKI); a
+ * session whose credential is revoked is ended (close_notify, state dropped). Block1 uploads are
+ * reassembled here (coap_block1.h) so that the body limit holds while the blocks arrive. */
 #ifndef M2M_BIND_COAP_SERVER_H
 #define M2M_BIND_COAP_SERVER_H
 
@@ -13,13 +15,7 @@
 #include "base/rc.h"
 #include "keys/credstore.h"
 #include "model/prim.h"
-
-/* Resolves a PSK identity for a DTLS handshake: the contract of credstore_psk_lookup (ctx is the
- * credential store). M2M_OK fills key[0..*keylen) and *b; anything else fails the handshake. */
-typedef m2m_rc (*coap_psk_lookup_fn)(void *ctx, const char *identity, size_t idlen, uint8_t *key,
-                                     size_t *keylen, struct cred_binding *b);
-/* True when a Credential-ID was revoked after the association was made (credstore_is_revoked). */
-typedef bool (*coap_revoked_fn)(void *ctx, const char *cred_id);
+#include "tls/tls.h"
 
 struct coap_server_cfg {
     char addr[64];         /* CoAP over UDP: numeric address */
@@ -28,17 +24,22 @@ struct coap_server_cfg {
     int sport;             /* -1 = off, 0 = ephemeral */
     bool trusted;          /* copied to m2m_secctx.trusted_listener for UDP requests */
     bool strusted;         /* ... for DTLS requests */
-    size_t max_body;       /* request body bound after Block1 reassembly, default 1 MiB */
+    size_t max_body;       /* request body bound, enforced per Block1 block, default 1 MiB */
+    size_t block1_budget;  /* bytes of Block1 bodies in progress, all peers; default 16 MiB */
     int max_idle_sessions; /* libcoap idle sessions kept, default 1024 */
     int session_timeout_s; /* idle session lifetime, default 300 */
     int max_handshakes;    /* DTLS sessions in handshake at once, default 256 */
     bool response_options; /* oneM2M-RSC/RQI/RVI in responses (TS-0008 6.2.4), default true */
     /* DTLS certificates (PEM files); cert_file "" = no certificate suites */
     char cert_file[512], key_file[512], ca_file[512];
-    coap_psk_lookup_fn psk_lookup; /* NULL = no PSK suites */
-    coap_revoked_fn is_revoked;    /* may be NULL */
-    void *psk_ctx;
+    /* The credential database (src/tls/tls.h, credstore_tls_hooks fills it): psk_lookup enables
+     * the PSK suites; psk_prefetch (optional) starts fetching a remotely provisioned key, and
+     * since libcoap cannot park a handshake, one that has to wait fails and the client's retry
+     * finds the key; generation and is_revoked end live DTLS sessions of revoked credentials
+     * (checked at most every COAP_REVOKE_CHECK_MS) and refuse their requests meanwhile. */
+    struct tls_cred_hooks hooks;
 };
+#define COAP_REVOKE_CHECK_MS 250
 void coap_server_cfg_default(struct coap_server_cfg *c);
 
 struct coap_server;
