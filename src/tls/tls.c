@@ -4,6 +4,7 @@
 #include "tls/tls.h"
 #include "tls/x509_ident.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -359,6 +360,20 @@ static bool sni_known(const struct tls_ctx *c, const char *name, size_t n)
 
 static bool name_ok(const char *buf, size_t size);
 
+/* RFC 6066 3 forbids IP literals in HostName, yet common clients (wrk, some OpenSSL-based tools)
+ * send the address they connect to. It names no authority, so it is treated as no SNI
+ * ([INTERP] docs/DECISIONS.md "SNI"). */
+static bool sni_is_ip_literal(const char *name, size_t n)
+{
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
 /* TS-0003 10.2.1: the SNI HostName names the authority the client wants; a server that is not
  * that authority refuses with unrecognized_name (RFC 6066 3). A ClientHello without SNI is
  * accepted ([INTERP] in docs/DECISIONS.md: clients addressing an IP literal cannot send one). */
@@ -372,6 +387,8 @@ static int sni_check_cb(gnutls_session_t ses)
     if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
         return 0;
     if (r == 0 && type == GNUTLS_NAME_DNS && n < sizeof name && sni_known(s->ctx, name, n))
+        return 0;
+    if (r == 0 && type == GNUTLS_NAME_DNS && n < sizeof name && sni_is_ip_literal(name, n))
         return 0;
     if (r == 0 && n < sizeof name && name_ok(name, n))
         log_info("tls: SNI '%.*s' is not a name of this server", (int)n, name);
