@@ -38,23 +38,22 @@ static size_t der_mark(const struct der_w *w)
 /* X.690 8.1.2, 8.1.3: one-byte tag, definite length in the shortest form. */
 static void der_header(struct der_w *w, uint8_t tag, size_t len)
 {
-    uint8_t h[6];
-    size_t n = 0;
+    uint8_t out[4] = {tag, 0, 0, 0};
+    size_t n = 1;
     if (len < 0x80) {
-        h[n++] = (uint8_t)len;
+        out[n++] = (uint8_t)len;
     } else if (len <= 0xff) {
-        h[n++] = 0x81;
-        h[n++] = (uint8_t)len;
+        out[n++] = 0x81;
+        out[n++] = (uint8_t)len;
     } else if (len <= 0xffff) {
-        h[n++] = 0x82;
-        h[n++] = (uint8_t)(len >> 8);
-        h[n++] = (uint8_t)len;
+        out[n++] = 0x82;
+        out[n++] = (uint8_t)(len >> 8);
+        out[n++] = (uint8_t)len;
     } else {
         w->full = true; /* nothing here is that large */
         return;
     }
-    uint8_t out[4] = {tag, h[0], h[1], h[2]};
-    der_put(w, out, n + 1);
+    der_put(w, out, n);
 }
 
 /* Wraps everything written since mark in a TLV with this tag. */

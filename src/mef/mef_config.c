@@ -135,8 +135,11 @@ m2m_rc mef_config_set(struct mef_config *c, const char *key, const char *value, 
 
 static m2m_rc conf_cb_fn(void *ctx, const char *key, const char *value, int line)
 {
-    char err[8];
-    return mef_config_set(ctx, key, value, err, sizeof err);
+    char err[300];
+    m2m_rc rc = mef_config_set(ctx, key, value, err, sizeof err);
+    if (rc != M2M_OK)
+        log_error("mef config line %d: %s", line, err);
+    return rc;
 }
 
 m2m_rc mef_config_load(struct mef_config *c, const char *path, char *err, size_t errlen)

@@ -883,7 +883,7 @@ static void put_tlv_hdr(struct m2m_buf *b, uint8_t tag, size_t n)
  * offset at inserted right after it, fixing the length of every constructed element around it. */
 static void der_dup(const uint8_t *in, size_t len, size_t at, struct m2m_buf *out)
 {
-    size_t h, n;
+    size_t h = 0, n = 0;
     assert_true(tlv(in, len, &h, &n));
     if (!(in[0] & 0x20) || at < h || at >= h + n) { /* primitive, or at outside */
         assert_int_equal(m2m_buf_append(out, in, h + n), M2M_OK);
@@ -891,7 +891,7 @@ static void der_dup(const uint8_t *in, size_t len, size_t at, struct m2m_buf *ou
     }
     struct m2m_buf content = M2M_BUF_INIT;
     for (size_t off = h; off < h + n;) {
-        size_t ch, cn;
+        size_t ch = 0, cn = 0;
         assert_true(tlv(in + off, h + n - off, &ch, &cn));
         if (at > off && at < off + ch + cn)
             der_dup(in + off, ch + cn, at - off, &content);
@@ -909,12 +909,12 @@ static void der_dup(const uint8_t *in, size_t len, size_t at, struct m2m_buf *ou
 /* The CSR with a copy of the TLV at `at` inserted right after it, signed again with g_key. */
 static gnutls_datum_t csr_dup_resign(const gnutls_datum_t *csr, const uint8_t *at)
 {
-    size_t h, n, th, tn;
+    size_t h = 0, n = 0, th = 0, tn = 0;
     assert_true(tlv(csr->data, csr->size, &h, &n));
     const uint8_t *tbs = csr->data + h;
     assert_true(tlv(tbs, n, &th, &tn));
     const uint8_t *alg = tbs + th + tn;
-    size_t ah, an;
+    size_t ah = 0, an = 0;
     assert_true(tlv(alg, n - th - tn, &ah, &an));
     struct m2m_buf nt = M2M_BUF_INIT, whole = M2M_BUF_INIT, body = M2M_BUF_INIT;
     if (at != NULL) {
