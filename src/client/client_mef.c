@@ -386,7 +386,8 @@ int cl_mef_parse_cmd(const uint8_t *in, size_t len, struct cl_mef_cmd *out)
 
 /* [INTERP] TS-0003 8.3.9.7 (with the CSE/AE swap of its text corrected, SPEC-MAP G10): the
  * certSubjectID must be of the kind certSubjectType names. CSE-ID: "/csi" or "//sp/csi"; AE-ID:
- * "C..."/"S...", or such a stem after a CSE-ID; Node-ID: "urn:..." or a dotted OID. */
+ * "C..."/"S...", or such a stem after a CSE-ID, or an S stem after "/" or "//sp" (TS-0001 7.2,
+ * TS-0004 6.2.3: an S-AE-ID has no CSE-ID part); Node-ID: "urn:..." or a dotted OID. */
 bool cl_mef_subject_kind_ok(int type, const char *id)
 {
     size_t n = strlen(id);
@@ -407,6 +408,9 @@ bool cl_mef_subject_kind_ok(int type, const char *id)
             return id[0] == 'C' || id[0] == 'S';
         if (last[1] != 'C' && last[1] != 'S')
             return false;
+        if (last[1] == 'S' && (last == id || (strncmp(id, "//", 2) == 0 && last > id + 2 &&
+                                              strchr(id + 2, '/') == last)))
+            return true; /* "/S..." (SP-relative) or "//sp/S..." (absolute) */
         char cse[256];
         size_t cl = (size_t)(last - id);
         if (cl >= sizeof cse)

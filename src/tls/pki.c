@@ -343,13 +343,20 @@ m2m_rc pki_flavour_check(enum pki_flavour f, const char *uri)
             return M2M_ERR_CONFIG;
     switch (f) {
     case PKI_FLAVOUR_ANY: return M2M_OK;
-    case PKI_FLAVOUR_CSE: return abs_segments(uri) == 2 ? M2M_OK : M2M_ERR_CONFIG;
-    case PKI_FLAVOUR_AE: {
-        /* //SP/CSE-ID/stem (or deeper structured forms); the stem is C... or S... */
+    case PKI_FLAVOUR_CSE: {
+        /* //SP/CSE-ID; "//SP/S..." is an SP-relative AE-ID (TS-0001 7.2), not a CSE-ID */
         const char *last = strrchr(uri, '/');
-        if (abs_segments(uri) < 3 || last == NULL || (last[1] != 'C' && last[1] != 'S'))
+        return abs_segments(uri) == 2 && last != NULL && last[1] != 'S' ? M2M_OK
+                                                                          : M2M_ERR_CONFIG;
+    }
+    case PKI_FLAVOUR_AE: {
+        /* //SP/CSE-ID/stem (or deeper structured forms) with a C... or S... stem, or the
+         * CSE-ID-less S-AE-ID //SP/S... (TS-0001 7.2, TS-0004 6.2.3) */
+        const char *last = strrchr(uri, '/');
+        int n = abs_segments(uri);
+        if (last == NULL || (last[1] != 'C' && last[1] != 'S'))
             return M2M_ERR_CONFIG;
-        return M2M_OK;
+        return n >= 3 || (n == 2 && last[1] == 'S') ? M2M_OK : M2M_ERR_CONFIG;
     }
     case PKI_FLAVOUR_NODE:
     case PKI_FLAVOUR_DEVICE:

@@ -214,6 +214,10 @@ static void test_uri_and_kinds(void **st)
     assert_null(cl_mef_uri_path("https://mef.m2msec.test/x?y", FQDN));
     assert_null(cl_mef_uri_path("https://user@mef.m2msec.test/x", FQDN));
     assert_null(cl_mef_uri_path(NULL, FQDN));
+    /* CSE-ID-less S-AE-IDs (TS-0001 7.2, TS-0004 6.2.3) are AE-IDs; //Sx names no SP */
+    assert_true(cl_mef_subject_kind_ok(3, "//sp.example/Sapp"));
+    assert_true(cl_mef_subject_kind_ok(3, "/Sapp"));
+    assert_false(cl_mef_subject_kind_ok(3, "//Sapp"));
     assert_true(cl_mef_subject_kind_ok(2, "/id-mn"));
     assert_true(cl_mef_subject_kind_ok(2, "//sp.example/id-mn"));
     assert_false(cl_mef_subject_kind_ok(2, "//sp.example/id-mn/x"));

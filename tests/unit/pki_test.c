@@ -186,6 +186,11 @@ static void test_flavours_and_wildcards(void **state)
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/Cae1"), M2M_OK);
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/Xae1"), M2M_ERR_CONFIG);
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/id-in/C*"), M2M_ERR_CONFIG);
+    /* TS-0001 7.2: //SP/S... is a CSE-ID-less (SP-relative) AE-ID, never a CSE-ID */
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/Sdev2"), M2M_OK);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_CSE, "//sp.example/Sdev2"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//sp.example/Cdev2"), M2M_ERR_CONFIG);
+    assert_int_equal(pki_flavour_check(PKI_FLAVOUR_AE, "//Sdev2"), M2M_ERR_CONFIG);
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_NODE, "urn:dev:ops:1"), M2M_OK);
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_NODE, "urn:"), M2M_ERR_CONFIG);
     assert_int_equal(pki_flavour_check(PKI_FLAVOUR_DEVICE, "dev1"), M2M_ERR_CONFIG);
