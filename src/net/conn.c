@@ -55,6 +55,25 @@ void exchange_unref(struct srv_exchange *x)
 
 static void conn_set_interest(struct srv_conn *c);
 
+/* A connection is idle from accept until its first request byte arrives; the TLS handshake, also
+ * one parked on a psk_prefetch, counts as idle. Only idle connections are evicted at
+ * max_connections, and idleness never comes back. */
+static void conn_idle_begin(struct srv_conn *c)
+{
+    c->idle = true;
+    atomic_fetch_add(&c->loop->idle_credit, 1);
+}
+
+/* `claimed`: an eviction claim already took the connection off the loop's credit. */
+static void conn_idle_end(struct srv_conn *c, bool claimed)
+{
+    if (!c->idle)
+        return;
+    c->idle = false;
+    if (!claimed)
+        atomic_fetch_sub(&c->loop->idle_credit, 1);
+}
+
 static int64_t now_ms(void)
 {
     return m2m_mono_ms();
@@ -92,6 +111,7 @@ static m2m_rc conn_new(struct srv_loop *l, int fd, int li, const struct sockaddr
     if (l->conns)
         l->conns->prev = c;
     l->conns = c;
+    conn_idle_begin(c);
     c = NULL;
 out:
     if (c != NULL) {
@@ -101,34 +121,47 @@ out:
     return rc;
 }
 
-/* The oldest connection of l that has not sent any request and is not answering one, or NULL. */
+/* The oldest idle connection of l, or NULL. */
 static struct srv_conn *conn_idle_victim(struct srv_loop *l)
 {
     struct srv_conn *victim = NULL;
     for (struct srv_conn *c = l->conns; c != NULL; c = c->next)
-        if (!c->served && c->n_pending == 0 && c->in.len == 0 &&
-            (c->state == CONN_OPEN || c->state == CONN_HANDSHAKE) &&
-            (victim == NULL || c->seq < victim->seq))
+        if (c->idle && (victim == NULL || c->seq < victim->seq))
             victim = c;
     return victim;
 }
 
-/* At max_connections, a connection of this loop that never sent a request makes room (oldest
- * first): a flood of idle connections cannot lock out real clients, whose connections are
- * protected once they have sent a request. False: refuse the newcomer. */
+bool conn_evict_idle(struct srv_loop *l, bool claimed)
+{
+    struct srv_conn *victim = conn_idle_victim(l);
+    if (victim == NULL)
+        return false;
+    conn_idle_end(victim, claimed);
+    conn_close(victim); /* gives its slot back */
+    return true;
+}
+
+/* At max_connections an idle connection makes room, so that a flood of idle connections cannot
+ * lock out real clients, whose connections are protected from their first request byte on. The
+ * limit is a total over the loops, and the kernel spreads connections over the loops by address
+ * hash: the accepting loop closes its own oldest idle connection, else claims one of another
+ * loop, which closes it when it wakes; until then the total is over the limit by the claims in
+ * flight, and a claim that finds its loop without an idle connection (one turned active) moves
+ * to another loop or lapses. Either way the total stays within max_connections +
+ * SRV_EVICT_SLACK. False: refuse the newcomer. */
 static bool conn_admit(struct srv_loop *l)
 {
     struct srv *s = l->srv;
-    if (atomic_fetch_add(&s->open, 1) < s->cfg.max_connections)
+    int open = atomic_fetch_add(&s->open, 1);
+    if (open < s->cfg.max_connections)
         return true;
     atomic_fetch_add(&s->rejected_limit, 1);
-    struct srv_conn *victim = conn_idle_victim(l);
-    if (victim == NULL) {
-        atomic_fetch_sub(&s->open, 1);
-        return false;
-    }
-    conn_close(victim); /* gives its slot back */
-    return true;
+    if (conn_evict_idle(l, false))
+        return true;
+    if (open - s->cfg.max_connections < SRV_EVICT_SLACK && loop_claim_idle(s, l->idx))
+        return true;
+    atomic_fetch_sub(&s->open, 1);
+    return false;
 }
 
 /* Per-peer quota refusals are logged at most once a second, with the count of those not
@@ -187,6 +220,7 @@ void conn_accept(struct srv_loop *l, int lfd, int li)
             continue;
         }
         atomic_fetch_add(&s->accepted, 1);
+        atomic_fetch_add(&l->n_accepted, 1);
     }
 }
 
@@ -198,6 +232,7 @@ void conn_close(struct srv_conn *c)
     if (c->state == CONN_CLOSED)
         return;
     c->state = CONN_CLOSED;
+    conn_idle_end(c, false);
     conn_park_drop(c);
     peerq_release(l->srv->peerq, c->peer_key);
     c->peer_key[0] = '\0';
@@ -379,6 +414,7 @@ static m2m_rc conn_fill(struct srv_conn *c, bool *progress)
             return M2M_OK;
         }
         c->in.len += n;
+        conn_idle_end(c, false); /* protected from eviction from now on */
         c->t_activity_ms = now_ms();
     }
     return M2M_OK;
@@ -441,7 +477,6 @@ static void conn_dispatch(struct srv_conn *c, const struct http_msg *m)
 {
     struct srv *s = c->loop->srv;
     struct srv_exchange *x = exchange_new(c);
-    c->served = true;
     if (x == NULL) {
         c->stop_parsing = c->close_after_out = true;
         return;

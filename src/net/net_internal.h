@@ -17,6 +17,9 @@
 #define SRV_LINGER_MS 2000                /* drain input after an error response, then close */
 #define SRV_READ_CHUNK 16384
 #define PEERQ_KEY_MAX 40 /* "6:" + 16 hex digits of a /64, or "4:" + 8 hex digits */
+/* How far the open connections may exceed max_connections while another loop has yet to close
+ * the idle connection claimed for a newcomer (or found it had become active meanwhile). */
+#define SRV_EVICT_SLACK 32
 
 /* One request/response pair. Referenced by the connection FIFO (until its bytes are queued for
  * writing or the connection closes) and by the handler (until srv_respond is processed by the
@@ -56,9 +59,10 @@ struct srv_conn {
     bool stop_parsing;    /* a request said Connection: close, or framing failed */
     bool close_after_out; /* close once `out` is flushed and the FIFO is empty */
     bool want_write;      /* the last write (or TLS step) hit EAGAIN */
-    bool served;          /* at least one request was received (eviction protects it) */
-    uint64_t seq;         /* accept order within the loop (oldest = smallest) */
-    uint32_t ev_mask;     /* events registered with epoll */
+    bool idle;        /* no request byte received yet (handshake and parked included): an eviction
+                         candidate, counted in loop->idle_credit; once false, protected for good */
+    uint64_t seq;     /* accept order within the loop (oldest = smallest) */
+    uint32_t ev_mask; /* events registered with epoll */
     int64_t t_open_ms, t_activity_ms, t_req_start_ms, t_linger_ms;
     struct srv_conn *prev, *next; /* loop's connection list */
     struct srv_conn *dirty_next;
@@ -86,6 +90,13 @@ struct srv_loop {
     uint64_t cred_gen;        /* credential generation last checked against the open connections */
     struct srv_conn *hs_conn; /* the connection whose tls_handshake is running (park.c) */
     int n_parked;             /* connections with a park token */
+    atomic_uint_fast64_t n_accepted; /* connections this loop admitted (tests) */
+    /* Eviction at max_connections across loops: idle_credit is this loop's idle connections
+     * less the claims on them that other loops posted in evict_req and this loop has not served
+     * yet (it may go below zero while a claimed connection turns active). Any thread reads and
+     * claims (loop_claim_idle); the owning loop changes them otherwise. */
+    atomic_int idle_credit;
+    atomic_int evict_req;
 };
 
 struct srv {
@@ -114,6 +125,9 @@ void conn_service(struct srv_conn *c);
 void conn_close(struct srv_conn *c);
 void conn_tick(struct srv_conn *c, int64_t now_ms);
 void conn_free(struct srv_conn *c);
+/* Closes l's oldest idle connection; false when it has none. `claimed`: for an eviction claim,
+ * which already took the connection off l->idle_credit. Loop thread of l. */
+bool conn_evict_idle(struct srv_loop *l, bool claimed);
 bool conn_cred_revoked(const struct srv_conn *c);
 void exchange_unref(struct srv_exchange *x);
 
@@ -123,6 +137,9 @@ void loop_pause_listener(struct srv_loop *l, int li);
 struct srv_loop *loop_current(void);
 /* Posts an answered exchange (x->wire filled) to its loop; any thread. */
 void exchange_post(struct srv_exchange *x);
+/* Claims an idle connection of the loop (not `except`) with the most of them and wakes that loop
+ * to close it. False when no other loop has an unclaimed idle connection. Any loop thread. */
+bool loop_claim_idle(struct srv *s, int except);
 
 /* park.c: psk_prefetch parking. The hub is created with the server and marked dead by srv_stop;
  * tokens keep it alive, so a wake after the server is gone only frees. */
@@ -148,5 +165,12 @@ void peerq_free(struct peerq *q);
  * key receives the slot's name for peerq_release. */
 bool peerq_acquire(struct peerq *q, const struct sockaddr_storage *ss, char key[PEERQ_KEY_MAX]);
 void peerq_release(struct peerq *q, const char *key);
+
+/* Test-only accessors (tests/unit/srv_evict_test.c): the number of loops and, for loop i, how many
+ * connections it admitted so far (a test that connects one client at a time learns from the
+ * counter that moved which loop holds the connection) and its idle credit. */
+int srv_test_nloops(const struct srv *s);
+uint64_t srv_test_loop_accepted(const struct srv *s, int i);
+int srv_test_loop_idle_credit(const struct srv *s, int i);
 
 #endif

@@ -253,6 +253,52 @@ static void loop_tick(struct srv_loop *l)
     }
 }
 
+static void loop_wake(struct srv_loop *l)
+{
+    uint64_t one = 1;
+    if (write(l->evfd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_error("net: wake-up failed: %s", strerror(errno));
+}
+
+/* The CAS keeps two loops from claiming the same idle connection; on contention it retries a few
+ * times, then refuses rather than spin. The eventfd lives until every loop thread has joined. */
+bool loop_claim_idle(struct srv *s, int except)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        struct srv_loop *best = NULL;
+        int best_n = 0;
+        for (int i = 0; i < s->nloops; i++) {
+            int n = atomic_load(&s->loops[i].idle_credit);
+            if (i != except && n > best_n) {
+                best = &s->loops[i];
+                best_n = n;
+            }
+        }
+        if (best == NULL)
+            return false;
+        if (atomic_compare_exchange_strong(&best->idle_credit, &best_n, best_n - 1)) {
+            atomic_fetch_add(&best->evict_req, 1);
+            loop_wake(best);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Serves the eviction claims other loops posted on l, each by closing l's oldest idle connection.
+ * A claim that finds none (the connection it counted sent a request or went away meanwhile)
+ * gives the credit back and passes to another loop, or lapses: the total then stays over
+ * max_connections, within SRV_EVICT_SLACK, until connections close. */
+static void loop_serve_evictions(struct srv_loop *l)
+{
+    for (int n = atomic_exchange(&l->evict_req, 0); n > 0; n--) {
+        if (conn_evict_idle(l, true))
+            continue;
+        atomic_fetch_add(&l->idle_credit, 1);
+        (void)loop_claim_idle(l->srv, l->idx);
+    }
+}
+
 static void loop_free_zombies(struct srv_loop *l)
 {
     while (l->zombie != NULL) {
@@ -322,6 +368,7 @@ static void *loop_main(void *arg)
         }
         for (int i = 0; i < n; i++)
             loop_dispatch(l, &evs[i]);
+        loop_serve_evictions(l);
         loop_resume_parked(l);
         loop_settle(l);
         loop_tick(l);
@@ -518,4 +565,19 @@ void srv_get_stats(const struct srv *s, struct srv_stats *o)
     o->timeouts = atomic_load(&s->timeouts);
     o->revoked_closed = atomic_load(&s->revoked_closed);
     o->open_connections = atomic_load(&s->open);
+}
+
+int srv_test_nloops(const struct srv *s)
+{
+    return s->nloops;
+}
+
+uint64_t srv_test_loop_accepted(const struct srv *s, int i)
+{
+    return i >= 0 && i < s->nloops ? atomic_load(&s->loops[i].n_accepted) : 0;
+}
+
+int srv_test_loop_idle_credit(const struct srv *s, int i)
+{
+    return i >= 0 && i < s->nloops ? atomic_load(&s->loops[i].idle_credit) : 0;
 }

@@ -58,9 +58,11 @@ struct srv_cfg {
     int n_listeners;
     int threads;              /* event-loop threads, default = number of cores */
     int max_connections_per_ip; /* per peer address (IPv6 per /64), 0 = unlimited (default) */
-    int max_connections;      /* total, default 1024; at it, the loop's oldest connection that
-                                 never sent a request is closed to make room, else the new
-                                 connection is closed */
+    int max_connections;      /* total, default 1024; at it, the oldest idle connection (no
+                                 request byte yet, TLS handshakes included) of the accepting
+                                 loop, or else of the loop with the most idle ones, is closed to
+                                 make room, else the newcomer is closed; while evictions are
+                                 pending the total may exceed it by SRV_EVICT_SLACK (32) at most */
     int idle_timeout_ms;      /* keep-alive idle, default 60000 */
     int read_timeout_ms;      /* a started request must complete within this, default 10000 */
     int handshake_timeout_ms; /* TLS handshake, default 10000 */

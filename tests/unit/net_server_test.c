@@ -560,7 +560,7 @@ static void test_connection_limit(void **state)
     assert_non_null(c);
     srv_cfg_default(&cfg);
     cfg.max_connections = 4;
-    cfg.threads = 1; /* one loop: eviction candidates are per loop */
+    cfg.threads = 1; /* one loop: which client comes fifth is deterministic */
     th_init(&t, TH_ECHO, 0, 0, false);
     struct srv *s = start(&cfg, &t);
     /* four clients that have sent a request are protected ... */
@@ -588,8 +588,9 @@ static void test_connection_limit(void **state)
     for (int i = 0; i < 6; i++)
         cl_close(&c[i]);
     wait_stat(s, 0, 2000);
-    /* Eviction of idle connections at the limit is covered by the integration test
-     * test_hostile_slow.test_connection_flood_leaves_room. */
+    /* Eviction of idle connections at the limit, also across loops, is covered by
+     * srv_evict_test and the integration test test_hostile_slow.test_connection_flood_leaves_room.
+     */
     srv_stop(s);
     th_done(&t);
     free(c);
