@@ -260,11 +260,15 @@ void conn_close(struct srv_conn *c)
     atomic_fetch_sub(&l->srv->open, 1);
 }
 
+static void conn_in_account(struct srv_conn *c);
+
 void conn_free(struct srv_conn *c)
 {
     if (c == NULL)
         return;
     m2m_buf_free(&c->in);
+    if (c->loop != NULL)
+        conn_in_account(c);
     m2m_buf_free(&c->out);
     free(c);
 }
@@ -381,6 +385,41 @@ static bool conn_can_read(const struct srv_conn *c)
            c->n_pending < cfg_of(c)->max_pipeline && c->in.len < c->in_cap;
 }
 
+/* Keeps srv.buffered equal to the sum of the input buffers' capacities. */
+static void conn_in_account(struct srv_conn *c)
+{
+    struct srv *s = c->loop->srv;
+    if (c->in.cap > c->in_counted)
+        atomic_fetch_add(&s->buffered, c->in.cap - c->in_counted);
+    else if (c->in.cap < c->in_counted)
+        atomic_fetch_sub(&s->buffered, c->in_counted - c->in.cap);
+    c->in_counted = c->in.cap;
+}
+
+/* srv_cfg.max_buffered_bytes: may this connection's input buffer grow to hold `need` bytes?
+ * Always up to SRV_INPUT_FREE; beyond, only while the total stays within the budget (the growth
+ * is estimated as the doubling m2m_buf_reserve does). Refusals are logged at most once a
+ * second. */
+static bool conn_in_budget_ok(struct srv_conn *c, size_t need)
+{
+    struct srv *s = c->loop->srv;
+    size_t budget = s->cfg.max_buffered_bytes;
+    if (budget == 0 || need <= c->in.cap || need <= SRV_INPUT_FREE)
+        return true;
+    size_t grow = (c->in.cap * 2 > need ? c->in.cap * 2 : need) - c->in.cap;
+    if (atomic_load(&s->buffered) + grow <= budget)
+        return true;
+    atomic_fetch_add(&s->buffer_refusals, 1);
+    long long now = (long long)m2m_mono_ms(), last = atomic_load(&s->buf_warn_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&s->buf_warn_ms, &last, now))
+        log_warn("net: request input memory at limits.max_buffered_bytes (%zu bytes): a "
+                 "connection needing more is answered 503 and closed",
+                 budget);
+    return false;
+}
+
+static void conn_http_error(struct srv_conn *c, int status);
+
 /* Reads until the socket is drained or the input bound is reached. */
 static m2m_rc conn_fill(struct srv_conn *c, bool *progress)
 {
@@ -388,7 +427,14 @@ static m2m_rc conn_fill(struct srv_conn *c, bool *progress)
         size_t room = c->in_cap - c->in.len, n = 0;
         if (room > SRV_READ_CHUNK)
             room = SRV_READ_CHUNK;
-        RETURN_IF_ERR(m2m_buf_reserve(&c->in, room));
+        if (!conn_in_budget_ok(c, c->in.len + room)) {
+            conn_http_error(c, 503);
+            *progress = true;
+            return M2M_OK;
+        }
+        m2m_rc grown = m2m_buf_reserve(&c->in, room);
+        conn_in_account(c);
+        RETURN_IF_ERR(grown);
         uint8_t *dst = c->in.data + c->in.len;
         if (c->tls) {
             m2m_rc rc = tls_read(c->tls, dst, room, &n);
@@ -553,8 +599,10 @@ static bool conn_parse(struct srv_conn *c)
         m2m_buf_consume(&c->in, off);
     if (c->in.len > 0 && c->t_req_start_ms == 0)
         c->t_req_start_ms = now_ms(); /* the first bytes of the next request are here */
-    if (c->in.len == 0 && c->in.cap > 4 * SRV_READ_CHUNK)
+    if (c->in.len == 0 && c->in.cap > 4 * SRV_READ_CHUNK) {
         m2m_buf_free(&c->in);
+        conn_in_account(c);
+    }
     return progress;
 }
 

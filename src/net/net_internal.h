@@ -19,6 +19,8 @@
 #define PEERQ_KEY_MAX 40 /* "6:" + 16 hex digits of a /64, or "4:" + 8 hex digits */
 /* How far the open connections may exceed max_connections while another loop has yet to close
  * the idle connection claimed for a newcomer (or found it had become active meanwhile). */
+/* Input every connection may buffer whatever the budget (max_buffered_bytes). */
+#define SRV_INPUT_FREE (64 * 1024)
 #define SRV_EVICT_SLACK 32
 
 /* One request/response pair. Referenced by the connection FIFO (until its bytes are queued for
@@ -53,6 +55,7 @@ struct srv_conn {
     struct m2m_buf in, out;
     size_t out_off; /* bytes of `out` already written */
     size_t in_cap;  /* bound of `in`: one maximal request */
+    size_t in_counted; /* capacity of `in` added to srv.buffered */
     struct srv_exchange *xq_head, *xq_tail;
     int n_pending;        /* exchanges in the FIFO */
     bool read_eof;        /* the peer finished sending */
@@ -111,7 +114,9 @@ struct srv {
     atomic_int open;
     atomic_long outstanding; /* exchanges handed to the handler and not yet processed back */
     atomic_uint_fast64_t accepted, rejected_limit, requests, responses, tls_handshake_failures,
-        parse_errors, timeouts, revoked_closed;
+        parse_errors, timeouts, revoked_closed, buffer_refusals;
+    atomic_size_t buffered;     /* sum of the `in` capacities counted by conn_in_account */
+    atomic_llong buf_warn_ms;   /* last buffer-budget warning (rate limit) */
     struct srv_hub *hub;        /* where psk_prefetch wakes go; outlives srv (park.c) */
     struct peerq *peerq;        /* per-peer connection counts, NULL = unlimited */
     atomic_llong quota_warn_ms; /* last per-peer quota warning (rate limit) */

@@ -37,6 +37,7 @@ void srv_cfg_default(struct srv_cfg *c)
     c->read_timeout_ms = 10000;
     c->handshake_timeout_ms = 10000;
     c->max_pipeline = 32;
+    c->max_buffered_bytes = (size_t)256 << 20;
     http_limits_default(&c->http);
 }
 
@@ -564,6 +565,8 @@ void srv_get_stats(const struct srv *s, struct srv_stats *o)
     o->parse_errors = atomic_load(&s->parse_errors);
     o->timeouts = atomic_load(&s->timeouts);
     o->revoked_closed = atomic_load(&s->revoked_closed);
+    o->buffer_refusals = atomic_load(&s->buffer_refusals);
+    o->buffered_bytes = atomic_load(&s->buffered);
     o->open_connections = atomic_load(&s->open);
 }
 

@@ -56,17 +56,22 @@ typedef void (*srv_raw_fn)(void *ctx, struct srv_exchange *x, const struct srv_r
 struct srv_cfg {
     struct srv_listener_cfg listeners[SRV_MAX_LISTENERS];
     int n_listeners;
-    int threads;              /* event-loop threads, default = number of cores */
+    int threads;                /* event-loop threads, default = number of cores */
     int max_connections_per_ip; /* per peer address (IPv6 per /64), 0 = unlimited (default) */
-    int max_connections;      /* total, default 1024; at it, the oldest idle connection (no
-                                 request byte yet, TLS handshakes included) of the accepting
-                                 loop, or else of the loop with the most idle ones, is closed to
-                                 make room, else the newcomer is closed; while evictions are
-                                 pending the total may exceed it by SRV_EVICT_SLACK (32) at most */
-    int idle_timeout_ms;      /* keep-alive idle, default 60000 */
-    int read_timeout_ms;      /* a started request must complete within this, default 10000 */
-    int handshake_timeout_ms; /* TLS handshake, default 10000 */
-    int max_pipeline;         /* parsed-but-unanswered requests per connection, default 32 */
+    int max_connections;        /* total, default 1024; at it, the oldest idle connection (no
+                                   request byte yet, TLS handshakes included) of the accepting
+                                   loop, or else of the loop with the most idle ones, is closed to
+                                   make room, else the newcomer is closed; while evictions are
+                                   pending the total may exceed it by SRV_EVICT_SLACK (32) at most */
+    int idle_timeout_ms;        /* keep-alive idle, default 60000 */
+    int read_timeout_ms;        /* a started request must complete within this, default 10000 */
+    int handshake_timeout_ms;   /* TLS handshake, default 10000 */
+    int max_pipeline;           /* parsed-but-unanswered requests per connection, default 32 */
+    /* Memory for buffered request input (heads and bodies being received) over all connections,
+     * default 256 MiB, 0 = unlimited. Each connection may always hold SRV_INPUT_FREE bytes; a
+     * connection that needs more while the total is at the budget is answered 503 (X-M2M-RSC
+     * 5000) and closed, with a log line. */
+    size_t max_buffered_bytes;
     bool concurrent_pipeline; /* false (default): a connection's next request goes to the handler
                                  only after the previous one was answered, so pipelined requests
                                  are processed in order (a GET sees the POST before it); true:
@@ -116,7 +121,8 @@ void srv_stop(struct srv *s);
 /* Counters for logs and tests. */
 struct srv_stats {
     uint64_t accepted, rejected_limit, requests, responses, tls_handshake_failures, parse_errors,
-        timeouts, revoked_closed;
+        timeouts, revoked_closed, buffer_refusals;
+    uint64_t buffered_bytes; /* request input held right now (capacity of the buffers) */
     int open_connections;
 };
 void srv_get_stats(const struct srv *s, struct srv_stats *out);
