@@ -43,9 +43,11 @@ int cb1_peer_count(const struct cb1_peer *p)
 
 static int find(const struct cb1_peer *p, const struct cb1_block *b)
 {
+    if (b->key_len > 0 && b->key == NULL)
+        return -1; /* malformed (block_ok): names no body, and memcmp must not see NULL */
     for (int i = 0; i < CB1_PER_PEER; i++)
         if (p->u[i] && p->u[i]->key_len == b->key_len &&
-            memcmp(p->u[i]->key, b->key, b->key_len) == 0)
+            (b->key_len == 0 || memcmp(p->u[i]->key, b->key, b->key_len) == 0))
             return i;
     return -1;
 }
@@ -119,7 +121,8 @@ static enum cb1_result start(struct cb1_peer *p, struct cb1_budget *bg, const st
     struct cb1_upload *u = calloc(1, sizeof *u);
     if (u == NULL)
         return CB1_NOMEM;
-    memcpy(u->key, b->key, b->key_len);
+    if (b->key_len > 0) /* an empty key may be NULL */
+        memcpy(u->key, b->key, b->key_len);
     u->key_len = b->key_len;
     u->last_ms = now_ms;
     p->u[*slot] = u;
