@@ -80,11 +80,24 @@ static bool answer_usable(size_t key_len, const char *enrolee, int64_t life)
            credstore_bind_valid(enrolee);
 }
 
+/* A failed fetchCredentials as the cache needs it (struct mefcache_fetch): M2M_ERR_DENIED only
+ * for the MEF's definitive "no" about this enrolment (docs/MEF.md: 4004 unknown KeID, enrolment
+ * deleted or expired; 4103 this target not allowed for the enrolee and SUID). Other refusals say
+ * nothing about the enrolment (4000 a request we should not have made, 4106 our own From, 5xxx
+ * the MEF's trouble) and count with transport failures: M2M_ERR_IO. */
+static m2m_rc fetch_failure(int r, int rsc)
+{
+    if (r == M2MSEC_ERR_RSC && (rsc == RSC_NOT_FOUND || rsc == RSC_ORIGINATOR_HAS_NO_PRIVILEGE))
+        return M2M_ERR_DENIED;
+    return M2M_ERR_IO;
+}
+
 /* The mefcache fetch: steps 3-5 (RETRIEVE /fetchCredentials/<KeID>/<SUID> with From = our
- * identity), then step 6 before the handshake resumes, so that the enrolee's registration that
- * follows finds the rules already updated. */
-static m2m_rc fetch(void *ctx, int worker, const char *keid, uint8_t *key, size_t *key_len,
-                    char enrolee[M2M_ID_MAX], int64_t *lifetime_s)
+ * identity), then, on a first fetch, step 6 before the handshake resumes, so that the enrolee's
+ * registration that follows finds the rules already updated. A revalidation leaves the rules
+ * alone: they were updated at the first fetch, and an administrator may have edited them since. */
+static m2m_rc fetch(void *ctx, int worker, const char *keid, bool revalidate, uint8_t *key,
+                    size_t *key_len, char enrolee[M2M_ID_MAX], int64_t *lifetime_s)
 {
     struct et_glue *g = ctx;
     struct m2msec_client *c = g->clients[worker];
@@ -92,9 +105,10 @@ static m2m_rc fetch(void *ctx, int worker, const char *keid, uint8_t *key, size_
     int r = m2msec_mef_fetch_credentials(c, keid, g->suid, key, key_len, enrolee, M2M_ID_MAX,
                                          lifetime_s, &rsc);
     if (r != M2MSEC_OK) {
-        log_warn("mef: fetchCredentials %s failed: %s (rsc %d) %s", keid, m2msec_result_str(r), rsc,
+        log_warn("mef: fetchCredentials %s%s failed: %s (rsc %d) %s", keid,
+                 revalidate ? " (revalidation)" : "", m2msec_result_str(r), rsc,
                  m2msec_client_errmsg(c));
-        return r == M2MSEC_ERR_RSC ? M2M_ERR_DENIED : M2M_ERR_IO;
+        return fetch_failure(r, rsc);
     }
     enrolee[M2M_ID_MAX - 1] = 0;
     if (!answer_usable(*key_len, enrolee, *lifetime_s)) {
@@ -102,7 +116,7 @@ static m2m_rc fetch(void *ctx, int worker, const char *keid, uint8_t *key, size_
                  keid);
         return M2M_ERR_MALFORMED;
     }
-    if (g->update_asar) {
+    if (g->update_asar && !revalidate) {
         char cred[M2M_ID_MAX];
         snprintf(cred, sizeof cred, "%d-%.250s", CRED_TYPE_SAEF_PSK, keid);
         m2m_rc rc = cse_asar_add_credential(g->cse, cred, enrolee, g->timeout_ms);
@@ -121,6 +135,7 @@ static m2m_rc start_cache(struct et_glue *g, const struct cse_config *cfg)
     mc.negative_ttl_s = cfg->mef.negative_ttl_s;
     mc.workers = cfg->mef.workers;
     mc.queue_max = cfg->mef.queue_max;
+    mc.revalidate_s = cfg->mef.revalidate_s;
     mc.fetch = (struct mefcache_fetch){fetch, g};
     return mefcache_new(&mc, &g->cache);
 }

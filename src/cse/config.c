@@ -50,6 +50,7 @@ void cse_config_default(struct cse_config *c)
     c->mef.negative_ttl_s = 30;
     c->mef.workers = 2;
     c->mef.queue_max = 64;
+    c->mef.revalidate_s = 300;
     c->mef.update_asar = true;
     srv_cfg_default(&c->srv);
 }
@@ -150,6 +151,7 @@ static m2m_rc mef_set(struct cse_config *c, const char *key, const char *value, 
     INT_KEY("mef.negative_ttl_s", mef.negative_ttl_s, 1, 86400)
     INT_KEY("mef.workers", mef.workers, 1, 4)
     INT_KEY("mef.queue_max", mef.queue_max, 1, 4096)
+    INT_KEY("mef.revalidate_s", mef.revalidate_s, 0, 86400)
     BOOL_KEY("mef.update_asar", mef.update_asar)
     snprintf(err, errlen, "unknown configuration key '%s'", key);
     return M2M_ERR_CONFIG;
@@ -237,6 +239,13 @@ m2m_rc cse_config_set(struct cse_config *c, const char *key, const char *value, 
     INT_KEY("limits.max_pipeline", srv.max_pipeline, 1, 1024)
     SIZE_KEY("limits.max_body", srv.http.max_body)
     SIZE_KEY("limits.max_header_bytes", srv.http.max_header_bytes)
+    if (strcmp(key, "limits.max_buffered_bytes") == 0) { /* 0 = unlimited */
+        size_t v_;
+        if (!conf_parse_size(value, &v_))
+            goto bad;
+        c->srv.max_buffered_bytes = v_;
+        return M2M_OK;
+    }
     SIZE_KEY("limits.max_uri", srv.http.max_uri)
     if (strcmp(key, "limits.max_headers") == 0) {
         long v;

@@ -31,6 +31,7 @@ struct cse_mef_cfg {
     int negative_ttl_s;     /* failed fetches remembered, default 30 */
     int workers;            /* fetch threads, default 2 */
     int queue_max;          /* pending fetches, default 64 */
+    int revalidate_s;       /* re-fetch a cached key after this long, default 300, 0 = never */
     bool update_asar;       /* G5 step 6 on <serviceSubscribedAppRule>, default true */
 };
 

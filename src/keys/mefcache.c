@@ -1,6 +1,7 @@
 /* mefcache.c: the Enrolment Target's cache of MEF-provisioned keys (TS-0003 8.3.2.1, SPEC-MAP
  * G5): fixed slot table under one mutex, a ring of queued fetches, worker threads that call the
- * application's fetch function, and the composed TLS credential hooks. See mefcache.h. */
+ * application's fetch function and revalidate cached keys, and the composed TLS credential hooks.
+ * See mefcache.h. */
 #include "keys/mefcache.h"
 
 #include <pthread.h>
@@ -30,7 +31,10 @@ struct ent {
     size_t key_len;
     char enrolee[M2M_ID_MAX];
     int64_t exp_s;
-    struct waiter *w; /* pending: MEFCACHE_MAX_WAITERS slots */
+    int64_t next_s;     /* positive: revalidate from this time on */
+    uint64_t seq;       /* positive: which occupant of the slot (a revalidation checks it) */
+    bool reval_running; /* positive: a worker is confirming it with the MEF */
+    struct waiter *w;   /* pending: MEFCACHE_MAX_WAITERS slots */
     int n_w;
 };
 
@@ -54,6 +58,9 @@ struct mefcache {
     pthread_t th[MEFCACHE_MAX_WORKERS];
     int n_th;
     bool stopping;
+    int n_reval;      /* revalidations running */
+    int reval_max;    /* at most this many at once: workers - 1, at least 1 */
+    uint64_t seq_ctr; /* positive entries made so far */
     uint64_t gen;
     int64_t last_sweep_s;
     struct mefcache_stats st;
@@ -67,6 +74,7 @@ void mefcache_cfg_default(struct mefcache_cfg *c)
     c->negative_ttl_s = 30;
     c->workers = 2;
     c->queue_max = 64;
+    c->revalidate_s = 300;
 }
 
 static int64_t now_s(struct mefcache *mc)
@@ -189,6 +197,8 @@ static void complete(struct mefcache *mc, struct ent *e, bool ok, const uint8_t 
         e->key_len = klen;
         snprintf(e->enrolee, sizeof e->enrolee, "%s", enrolee);
         e->exp_s = now + life;
+        e->next_s = mc->cfg.revalidate_s > 0 ? now + mc->cfg.revalidate_s : INT64_MAX;
+        e->seq = ++mc->seq_ctr;
         mc->n_done++;
         log_info("mef: fetched key %s for %s, lifetime %llds", e->keid, e->enrolee,
                  (long long)life);
@@ -223,7 +233,7 @@ static void run_one(struct mefcache *mc, int wk, struct ent *e)
     snprintf(keid, sizeof keid, "%s", e->keid);
     e->running = true;
     pthread_mutex_unlock(&mc->mu);
-    m2m_rc rc = mc->cfg.fetch.fn(mc->cfg.fetch.ctx, wk, keid, key, &klen, enrolee, &life);
+    m2m_rc rc = mc->cfg.fetch.fn(mc->cfg.fetch.ctx, wk, keid, false, key, &klen, enrolee, &life);
     enrolee[M2M_ID_MAX - 1] = 0;
     bool ok = rc == M2M_OK && result_ok(key, klen, enrolee, life);
     struct waiter *w;
@@ -236,24 +246,135 @@ static void run_one(struct mefcache *mc, int wk, struct ent *e)
     pthread_mutex_lock(&mc->mu);
 }
 
+/* ---- revalidation: a cached key is confirmed with the MEF again every revalidate_s ---- */
+
+/* TS-0003 8.3.2.1 lets the Target use the key only while the enrolment stands; the MEF is the
+ * authority on that, so a key not confirmed for revalidate_s is asked about again. */
+static bool reval_due(const struct mefcache *mc, const struct ent *e, int64_t now)
+{
+    return mc->cfg.revalidate_s > 0 && e->st == E_POSITIVE && !e->reval_running &&
+           e->next_s <= now && e->exp_s > now;
+}
+
+/* The positive entry most overdue for revalidation; NULL when none is due or reval_max
+ * revalidations already run. Counts a scan. Lock held. */
+static struct ent *due_reval(struct mefcache *mc, int64_t now)
+{
+    mc->st.scans++;
+    if (mc->cfg.revalidate_s == 0 || mc->n_reval >= mc->reval_max)
+        return NULL;
+    struct ent *best = NULL;
+    for (size_t i = 0; i < mc->cap; i++) {
+        struct ent *e = &mc->ents[i];
+        if (reval_due(mc, e, now) && (best == NULL || e->next_s < best->next_s))
+            best = e;
+    }
+    return best;
+}
+
+/* The MEF refused (refused) or answered another key or enrolee: the key the live sessions were
+ * made with is no longer vouched for, so they end (generation; TS-0003 8.2: an association lasts
+ * only while its credential is valid). A refused KeID is cached negatively (the next handshake
+ * fails without asking again); a changed one is freed (the next handshake fetches the new key).
+ * Lock held. */
+static void withdraw(struct mefcache *mc, struct ent *e, bool refused, int64_t now)
+{
+    mc->gen++;
+    if (!refused) {
+        log_warn("mef: key %s changed at the MEF; dropped, its sessions end", e->keid);
+        mc->st.reval_changed++;
+        ent_clear(mc, e);
+        return;
+    }
+    log_warn("mef: key %s withdrawn by the MEF; wiped, its sessions end", e->keid);
+    mc->st.reval_refused++;
+    m2m_wipe(e->key, sizeof e->key);
+    e->key_len = 0;
+    memset(e->enrolee, 0, sizeof e->enrolee);
+    e->st = E_NEGATIVE; /* still counted in n_done */
+    e->reval_running = false;
+    e->exp_s = now + mc->cfg.negative_ttl_s;
+}
+
+/* Applies a revalidation's answer to e, still the entry it was started for. Lock held. */
+static void reval_done(struct mefcache *mc, struct ent *e, m2m_rc rc, bool usable,
+                       const uint8_t *key, size_t klen, const char *enrolee, int64_t life)
+{
+    int64_t now = now_s(mc);
+    e->reval_running = false;
+    if (rc == M2M_ERR_DENIED) {
+        withdraw(mc, e, true, now);
+        return;
+    }
+    if (rc != M2M_OK || !usable) { /* availability: keep the key until its lifetime */
+        int retry = mc->cfg.revalidate_s < mc->cfg.negative_ttl_s ? mc->cfg.revalidate_s
+                                                                  : mc->cfg.negative_ttl_s;
+        e->next_s = now + retry;
+        mc->st.reval_failed++;
+        log_warn("mef: cannot revalidate key %s (%s); kept until its lifetime, retry in %ds",
+                 e->keid, rc == M2M_OK ? "unusable answer" : m2m_rc_str(rc), retry);
+        return;
+    }
+    if (klen != e->key_len || !m2m_ct_eq(key, e->key, klen) || strcmp(enrolee, e->enrolee) != 0) {
+        withdraw(mc, e, false, now);
+        return;
+    }
+    mc->st.reval_ok++;
+    e->exp_s = now + life;
+    e->next_s = now + mc->cfg.revalidate_s;
+}
+
+/* One revalidation of e on worker wk: the lock is dropped around the network call, and handshakes
+ * keep using the cached key meanwhile. Lock held. */
+static void run_reval(struct mefcache *mc, int wk, struct ent *e)
+{
+    char keid[KDF_KEY_ID_BUF];
+    uint8_t key[MEFCACHE_KEY_MAX];
+    size_t klen = sizeof key;
+    char enrolee[M2M_ID_MAX] = "";
+    int64_t life = 0;
+    uint64_t seq = e->seq;
+    snprintf(keid, sizeof keid, "%s", e->keid);
+    e->reval_running = true;
+    mc->n_reval++;
+    mc->st.revalidations++;
+    pthread_mutex_unlock(&mc->mu);
+    m2m_rc rc = mc->cfg.fetch.fn(mc->cfg.fetch.ctx, wk, keid, true, key, &klen, enrolee, &life);
+    enrolee[M2M_ID_MAX - 1] = 0;
+    bool usable = rc == M2M_OK && result_ok(key, klen, enrolee, life);
+    pthread_mutex_lock(&mc->mu);
+    mc->n_reval--;
+    /* meanwhile the entry may have expired or been evicted and its slot reused */
+    if (e->st == E_POSITIVE && e->seq == seq && e->reval_running)
+        reval_done(mc, e, rc, usable, key, klen, enrolee, life);
+    m2m_wipe(key, sizeof key);
+}
+
+/* A worker: queued first fetches first (a handshake waits for each), then due revalidations, else
+ * sleep up to a second (the revalidation and expiry timer) or until signalled. */
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
     struct mefcache *mc = wk->mc;
     pthread_mutex_lock(&mc->mu);
     while (!mc->stopping) {
-        if (mc->q_len == 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&mc->cv, &mc->mu, &ts);
-            sweep(mc, now_s(mc));
+        if (mc->q_len > 0) {
+            size_t idx = mc->queue[mc->q_head];
+            mc->q_head = (mc->q_head + 1) % (size_t)mc->cfg.queue_max;
+            mc->q_len--;
+            run_one(mc, wk->idx, &mc->ents[idx]);
             continue;
         }
-        size_t idx = mc->queue[mc->q_head];
-        mc->q_head = (mc->q_head + 1) % (size_t)mc->cfg.queue_max;
-        mc->q_len--;
-        run_one(mc, wk->idx, &mc->ents[idx]);
+        struct ent *r = due_reval(mc, now_s(mc));
+        if (r != NULL) {
+            run_reval(mc, wk->idx, r);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&mc->cv, &mc->mu, &ts);
+        sweep(mc, now_s(mc));
     }
     pthread_mutex_unlock(&mc->mu);
     return NULL;
@@ -271,6 +392,8 @@ static m2m_rc check_cfg(const struct mefcache_cfg *c)
         return M2M_ERR_CONFIG;
     if (c->queue_max < 1 || c->queue_max > MEFCACHE_MAX_QUEUE || c->fetch.fn == NULL)
         return M2M_ERR_CONFIG;
+    if (c->revalidate_s < 0 || c->revalidate_s > 86400)
+        return M2M_ERR_CONFIG;
     return M2M_OK;
 }
 
@@ -285,6 +408,7 @@ m2m_rc mefcache_new(const struct mefcache_cfg *cfg, struct mefcache **out)
     snprintf(mc->fqdn, sizeof mc->fqdn, "%s", cfg->mef_fqdn);
     mc->cfg.mef_fqdn = mc->fqdn;
     mc->last_sweep_s = -1;
+    mc->reval_max = cfg->workers > 1 ? cfg->workers - 1 : 1;
     pthread_mutex_init(&mc->mu, NULL);
     pthread_cond_init(&mc->cv, NULL);
     mc->cap = cfg->max_entries + (size_t)cfg->queue_max;
@@ -404,6 +528,8 @@ m2m_rc mefcache_prefetch(struct mefcache *mc, const char *identity, size_t idlen
         rc = M2M_ERR_AGAIN;
     } else if (e->st == E_POSITIVE && e->exp_s > now) {
         mc->st.hits++;
+        if (reval_due(mc, e, now)) /* used while due: wake a worker now, never wait for it */
+            pthread_cond_signal(&mc->cv);
     } else if (e->st == E_NEGATIVE && e->exp_s > now) {
         mc->st.negative_hits++;
     }

@@ -9,6 +9,18 @@
  * fetch failed; remembered for negative_ttl_s so that a client cycling a bad KeID cannot make us
  * hammer the MEF), expired (key wiped; kept so that live sessions of it are ended).
  *
+ * Revalidation (docs/DECISIONS.md "Enrolment Target: revalidation"): a positive key last confirmed
+ * by the MEF revalidate_s ago or more is fetched again in the background by an idle worker (each
+ * worker looks once a second, and a handshake that uses a due key wakes one); handshakes keep
+ * using the cached key meanwhile. The MEF answers the same key and enrolee: lifetime and
+ * confirmation time are renewed. It answers another key or enrolee: the entry is dropped (key
+ * wiped, generation bumped, so live sessions of the old key end) and the next handshake fetches
+ * the new one. It refuses (fetch returns M2M_ERR_DENIED): the key is wiped, the generation
+ * bumped, and the KeID cached negatively. Anything else (MEF unreachable, timeout, unusable
+ * answer): the key is kept until its lifetime, a warning logged, and revalidation retried after
+ * min(revalidate_s, negative_ttl_s). Revalidations never take every worker: at most workers - 1
+ * (at least 1) run at once, and a queued first fetch always goes first.
+ *
  * Bounds: max_entries completed entries (an expired or negative entry is evicted first, then the
  * positive one that expires first; a negative result never evicts a positive entry), queue_max
  * fetches pending at once (beyond it prefetch fails at once: it never blocks), workers fetches
@@ -33,13 +45,18 @@
 /* The network fetch (docs/MEF.md fetchCredentials), supplied by the application (src/app/et_glue.c)
  * so that this module stays free of the client library. Called on fetch worker `worker`
  * (0..workers-1; one call at a time per worker, so a per-worker connection needs no lock) with the
- * canonical KeID (upper-case hex, NUL-terminated). It may block, bounded by its own timeout. On
- * M2M_OK it has written key[0..*key_len) (1..MEFCACHE_KEY_MAX; *key_len in: MEFCACHE_KEY_MAX),
- * enrolee (NUL-terminated, the enrolee ID the association is bound to) and *lifetime_s (> 0).
- * Any other code is a failed fetch (cached negatively); the cache wipes key in every case. */
+ * canonical KeID (upper-case hex, NUL-terminated). revalidate: false for the first fetch of a KeID
+ * (a handshake waits for it), true when a cached key is being confirmed again. It may block,
+ * bounded by its own timeout. On M2M_OK it has written key[0..*key_len) (1..MEFCACHE_KEY_MAX;
+ * *key_len in: MEFCACHE_KEY_MAX), enrolee (NUL-terminated, the enrolee ID the association is
+ * bound to) and *lifetime_s (> 0). M2M_ERR_DENIED: the MEF definitively refused (the enrolment
+ * is unknown, expired or deleted, or this target is not allowed for it): a cached key is
+ * withdrawn. Any other code: no answer to rely on (MEF unreachable, timeout, unusable answer): a
+ * cached key is kept. A failed first fetch is cached negatively whatever the code. The cache
+ * wipes key in every case. */
 struct mefcache_fetch {
-    m2m_rc (*fn)(void *ctx, int worker, const char *keid, uint8_t *key, size_t *key_len,
-                 char enrolee[M2M_ID_MAX], int64_t *lifetime_s);
+    m2m_rc (*fn)(void *ctx, int worker, const char *keid, bool revalidate, uint8_t *key,
+                 size_t *key_len, char enrolee[M2M_ID_MAX], int64_t *lifetime_s);
     void *ctx;
 };
 
@@ -49,6 +66,8 @@ struct mefcache_cfg {
     int negative_ttl_s;   /* failed fetches remembered, 1..86400, default 30 */
     int workers;          /* fetch threads, 1..MEFCACHE_MAX_WORKERS, default 2 */
     int queue_max;        /* pending fetches, 1..MEFCACHE_MAX_QUEUE, default 64 */
+    int revalidate_s;     /* confirm a cached key again after this long, 0 = never, 0..86400,
+                             default 300 */
     struct mefcache_fetch fetch; /* fn required */
     /* The clock, Unix seconds; NULL = the wall clock (tests pass their own). */
     int64_t (*now_s)(void *ctx);
@@ -100,12 +119,16 @@ M2M_WARN_UNUSED m2m_rc mefcache_psk_lookup(struct mefcache *mc, const char *iden
                                            uint8_t *key, size_t *keylen, struct m2m_secctx *bind);
 /* The cache alone: true when cred_id is "12-<KeID of our MEF>" and no unexpired key is cached. */
 bool mefcache_is_revoked(struct mefcache *mc, const char *cred_id);
-/* Grows whenever a cached key expires or a live one is evicted (also sweeps expired entries). */
+/* Grows whenever a cached key expires, is evicted, or is withdrawn or changed by the MEF on
+ * revalidation (also sweeps expired entries). */
 uint64_t mefcache_generation(struct mefcache *mc);
 
 struct mefcache_stats {
     uint64_t hits, negative_hits, fetches, fetch_ok, fetch_failed, coalesced, queue_full, evictions,
         expirations;
+    /* revalidations started, and their outcomes: confirmed, changed (dropped), refused (wiped),
+     * failed (kept); scans: worker passes that looked for due revalidations */
+    uint64_t revalidations, reval_ok, reval_changed, reval_refused, reval_failed, scans;
     size_t entries, pending;
 };
 void mefcache_get_stats(struct mefcache *mc, struct mefcache_stats *out);

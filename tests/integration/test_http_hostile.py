@@ -274,6 +274,26 @@ class HostileFramingTest(CseTestCase):
         self.assertTrue(self.cse.running())
 
 
+class BufferBudgetTest(CseTestCase):
+    """limits.max_buffered_bytes: request input over all connections is bounded; a connection
+    needing more than its 64 KiB allowance past the budget gets 503 / X-M2M-RSC 5000."""
+    cse_args = ("--set", "limits.max_buffered_bytes=128K", "--max-body", "1M")
+
+    def test_upload_past_the_budget_is_503(self):
+        body = b"x" * (300 * 1024)
+        data = head("POST", "/cse-in", extra=("Content-Type: application/json;ty=3",
+                                              "Content-Length: %d" % (900 * 1024))) + body
+        buf, closed = raw_exchange(self.cse.http_port, data, 5.0)
+        self.assertEqual(status_of(buf), 503, buf[:300])
+        self.assertTrue(closed)
+        resp = parse_responses(buf)
+        self.assertEqual(resp[0][1].get("x-m2m-rsc"), "5000", resp[0][1])
+        # small requests are still served
+        r = self.cse.retrieve("/cse-in")
+        self.assertEqual(r.rsc, 2000)
+        self.assertIn("max_buffered_bytes", self.cse.stderr_text())
+
+
 class ConnectionLimitTest(CseTestCase):
     cse_args = ("--max-connections", "8", "--idle-timeout-ms", "1000",
                 "--read-timeout-ms", "1000")

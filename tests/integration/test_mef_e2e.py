@@ -13,6 +13,9 @@ MEF CA naming its CSE-ID), the `m2msec client` CLI, and openssl s_client as an i
    with a wrong key, a tampered CSR and a MEF that is down each fail with a clear error and leave
    no credential behind: the MEF lists nothing new, the CSE caches nothing, and a later good
    attempt still works.
+4. Revalidation (CSE C, mef.revalidate_s = 1; docs/CONFIG.md): an enrolment the administrator
+   revokes at the MEF stops working at a CSE that already cached its key: the live TLS session
+   is closed and a new handshake fails; while the MEF is down, a cached key keeps working.
 """
 
 import base64
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -114,6 +118,62 @@ class E2EMef(m2mtest.Mef):
         return cert, key
 
 
+class LiveSession:
+    """One TLS-PSK session kept open (openssl s_client, an independent TLS stack): requests
+    are written on stdin, answers collected from stdout by a thread; `closed` is set when the
+    server ends the session."""
+
+    def __init__(self, port, keid, key_hex):
+        self.p = subprocess.Popen(["openssl", "s_client", "-connect", "%s:%d" % (HOST, port),
+                                   "-psk_identity", keid, "-psk", key_hex, "-quiet",
+                                   "-ign_eof"] + list(PSK12),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        self.buf = b""
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            chunk = os.read(self.p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            with self.lock:
+                self.buf += chunk
+        self.closed.set()
+
+    def responses(self):
+        with self.lock:
+            at = self.buf.find(b"HTTP/1.1 ")
+            return m2mtest.parse_responses(self.buf[at:]) if at >= 0 else []
+
+    def request(self, method, path, origin, body=None, ty=None, timeout=15.0):
+        """Sends one keep-alive request; returns (status, headers, body) of its answer."""
+        n = len(self.responses())
+        self.p.stdin.write(mef_http(method, path, origin, body, ty, keep_alive=True,
+                                    extra=["Accept: application/json"]))
+        self.p.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rs = self.responses()
+            if len(rs) > n:
+                return rs[n]
+            if self.closed.is_set():
+                raise AssertionError("the session closed before answering %s %s" % (method, path))
+            time.sleep(0.05)
+        raise AssertionError("no answer to %s %s within %.0f s" % (method, path, timeout))
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(10)
+        self.reader.join(5)
+        self.p.stdin.close()
+        self.p.stdout.close()
+
+
 class MefE2ETest(unittest.TestCase):
     """One MEF, CSE A (/id-in, Kpm towards the MEF, trusts the MEF CA for client
     certificates) and CSE B (/id-mn, certificate towards the MEF)."""
@@ -122,7 +182,7 @@ class MefE2ETest(unittest.TestCase):
     def setUpClass(cls):
         if shutil.which("openssl") is None:
             raise AssertionError("openssl is required")
-        cls.mef = cls.cse = cls.cse_mn = None
+        cls.mef = cls.cse = cls.cse_mn = cls.cse_rv = None
         cls.out = tempfile.mkdtemp(prefix="m2msec-e2e-")
         m2mtest._workdirs.append(cls.out)
         mef = cls.mef = E2EMef(start=False)
@@ -145,12 +205,16 @@ class MefE2ETest(unittest.TestCase):
                       "--set", "mef.psk_key_file=" + in_kpm)
         cls.cse_mn = Cse(*common, "--cse-id", "/id-mn", "--set", "mef.cert=" + mn_cert,
                          "--set", "mef.key=" + mn_key, "--set", "mef.originator=" + MN_ID)
+        # CSE C: another instance of Enrolment Target /id-in (same Kpm, same FQDN for 10.3.7)
+        # that confirms every cached key with the MEF each second
+        cls.cse_rv = Cse(*common, "--set", "mef.psk_identity=" + IN_KPMID,
+                         "--set", "mef.psk_key_file=" + in_kpm, "--set", "mef.revalidate_s=1")
         cls.coaps_port = cls.coaps_of(cls.cse)
 
     @classmethod
     def tearDownClass(cls):
         errors = []
-        for s in (cls.cse, cls.cse_mn, cls.mef):  # each checked for exit code and sanitizers
+        for s in (cls.cse, cls.cse_mn, cls.cse_rv, cls.mef):  # exit code and sanitizers
             try:
                 if s is not None:
                     s.close()
@@ -168,7 +232,7 @@ class MefE2ETest(unittest.TestCase):
         before = len(result.failures) + len(result.errors) if result else 0
         out = super().run(result)
         if result and len(result.failures) + len(result.errors) > before:
-            for s in (self.mef, self.cse, self.cse_mn):
+            for s in (self.mef, self.cse, self.cse_mn, self.cse_rv):
                 if s is not None:
                     sys.stderr.write("\n[%s]\n%s\n" % (self.id(), s.diagnostics()))
         return out
@@ -513,6 +577,64 @@ class MefE2ETest(unittest.TestCase):
         self.assertEqual(len(after), len(before) + 1)
         self.assertTrue(any(EST_AE in l for l in after), after)
 
+    # -- 4. revalidation: CSE C confirms cached keys each second (mef.revalidate_s = 1) ------
+    def open_live(self, cse, keid, key, rn):
+        """Device 1 opens a TLS-PSK session with its KeID and registers AE rn over it (the
+        AE-ID is the enrolee ID); returns the session, left open."""
+        with open(key) as f:
+            key_hex = f.read().strip()
+        live = LiveSession(cse.https_port, keid, key_hex)
+        self.addCleanup(live.close)
+        ae = {"m2m:ae": {"rn": rn, "api": "Ne2eapp", "rr": False, "srv": ["3"]}}
+        _, h, body = live.request("POST", "/cse-in", "C", ae, ty=2)
+        self.assertEqual(h.get("x-m2m-rsc"), "2001", body)
+        self.assertEqual(json.loads(body)["m2m:ae"]["aei"].split("/")[-1], DEV1)
+        self.addCleanup(lambda: cse.delete("/cse-in/" + rn))
+        return live
+
+    def live_ok(self, live, rn, what):
+        _, h, body = live.request("GET", "/cse-in/" + rn, DEV1)
+        self.assertEqual(h.get("x-m2m-rsc"), "2000", "%s: %r" % (what, body))
+
+    def test_40_revoked_enrolment_ends_the_live_session(self):
+        keid, key, _ = self.enrol_dev1(IN_FQDN, "revoke-live.key")
+        rel = keid.split("@")[0]
+        live = self.open_live(self.cse_rv, keid, key, "dev1rv")
+        # while the enrolment stands, the revalidations change nothing
+        time.sleep(2.5)
+        self.assertFalse(live.closed.is_set(), "a session ended with its enrolment standing")
+        self.live_ok(live, "dev1rv", "the session after revalidations")
+        self.mef.admin("revoke", keid)
+        t0 = time.monotonic()
+        self.assertTrue(live.closed.wait(1 + 5), "the session of a revoked KeID stayed open")
+        took = time.monotonic() - t0
+        # for the right reason: the MEF refused the revalidation and the key was withdrawn
+        lines = self.cse_log(self.cse_rv, rel)
+        self.assertTrue(any("(revalidation)" in l and "(rsc 4004)" in l for l in lines), lines)
+        self.assertTrue(any("withdrawn by the MEF" in l for l in lines), lines)
+        self.assertIn("closing a connection of revoked credential 12-" + keid,
+                      self.cse_rv.stderr_text())
+        # and no new handshake succeeds with it
+        self.assert_handshake_fails(self.cse_rv, keid, key)
+        sys.stderr.write("[revoked session closed %.1f s after the revoke] " % took)
+
+    def test_41_revalidate_s_values(self):
+        """mef.revalidate_s is 0..86400 (docs/CONFIG.md); anything else stops the start."""
+        data = self.path("cfg-probe")
+        base = ["cse", "--data-dir", data, "--http", "%s:0" % HOST, "--https", "off",
+                "--coap", "off", "--coaps", "off"]
+        for bad in ("-1", "86401", "abc", "", "1.5"):
+            rc, out, err, _ = m2m(*(base + ["--set", "mef.revalidate_s=" + bad]), timeout=30)
+            self.assertNotEqual(rc, 0, "mef.revalidate_s=%r accepted" % bad)
+            self.assertIn("invalid value for 'mef.revalidate_s'", err, bad)
+        # 0 (never) and 86400 pass this key; the start then stops at the next check
+        for good in ("0", "86400"):
+            rc, _, err, _ = m2m(*(base + ["--set", "mef.revalidate_s=" + good,
+                                          "--set", "mef.url=http://x"]), timeout=30)
+            self.assertNotEqual(rc, 0)
+            self.assertNotIn("mef.revalidate_s", err)
+            self.assertIn("mef.url must be an https:// URL", err)
+
     # -- 9. the MEF goes down (runs last: it stops and restarts the MEF) --------------------
     def test_90_mef_down(self):
         keid, key, _ = self.enrol_dev1(IN_FQDN, "mefdown.key")
@@ -536,6 +658,27 @@ class MefE2ETest(unittest.TestCase):
         time.sleep(1.1)  # mef.negative_ttl_s = 1
         self.ok(self.at_cse(self.cse, self.psk(keid, key), "retrieve", "/cse-in/dev1ae",
                             frm=DEV1), "the KeID once the MEF is back")
+
+
+    def test_91_mef_down_cached_key_keeps_working(self):
+        """Availability: revalidations that cannot reach the MEF keep the key (CSE C)."""
+        keid, key, _ = self.enrol_dev1(IN_FQDN, "down-live.key")
+        rel = keid.split("@")[0]
+        live = self.open_live(self.cse_rv, keid, key, "dev1rv2")
+        self.mef.stop()
+        try:
+            time.sleep(3.5)  # several revalidations fail meanwhile
+            self.assertFalse(live.closed.is_set(), "the session ended while the MEF was down")
+            self.live_ok(live, "dev1rv2", "the session with the MEF down")
+            self.ok(self.at_cse(self.cse_rv, self.psk(keid, key), "retrieve", "/cse-in/dev1rv2",
+                                frm=DEV1), "a new handshake with the cached key, MEF down")
+            self.assertTrue([l for l in self.cse_log(self.cse_rv, rel)
+                             if "cannot revalidate" in l], "no failed revalidation logged")
+        finally:
+            self.mef.start()
+        time.sleep(1.5)  # the MEF is back: confirmed again, the session lives on
+        self.assertFalse(live.closed.is_set())
+        self.live_ok(live, "dev1rv2", "the session once the MEF is back")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /* mefcache_test.c: the Enrolment Target's key cache (TS-0003 8.3.2.1, SPEC-MAP G5) with a test
  * double of the network fetch: hit, miss -> AGAIN then wake, coalescing, negative cache, expiry,
- * queue full, waiter bound, eviction wipes, bad MEF answers, shutdown, composed hooks, config. */
+ * queue full, waiter bound, eviction wipes, bad MEF answers, shutdown, composed hooks, config,
+ * and revalidation (confirmed, changed key or enrolee, refused, unreachable, timing, limits). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,11 +32,13 @@
 struct fake {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool gate_closed;
-    int calls, in_fetch;
+    bool gate_closed;       /* every fetch waits at the gate */
+    bool reval_gate_closed; /* revalidations wait at the gate */
+    int calls, in_fetch, reval_calls;
     m2m_rc result;
     int64_t life;
     size_t key_len;
+    uint8_t salt; /* changes the key the MEF answers */
     char enrolee[M2M_ID_MAX];
     char last_keid[300];
 };
@@ -48,28 +51,34 @@ static int64_t fake_now(void *ctx)
     return NOW;
 }
 
-static void fake_key(const char *keid, uint8_t *key, size_t n)
+static void fake_key_salted(const char *keid, uint8_t salt, uint8_t *key, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        key[i] = (uint8_t)(keid[i % 32] ^ 0x5a ^ i);
+        key[i] = (uint8_t)(keid[i % 32] ^ 0x5a ^ i ^ salt);
 }
 
-static m2m_rc fake_fetch(void *ctx, int worker, const char *keid, uint8_t *key, size_t *key_len,
-                         char enrolee[M2M_ID_MAX], int64_t *lifetime_s)
+static void fake_key(const char *keid, uint8_t *key, size_t n)
+{
+    fake_key_salted(keid, 0, key, n);
+}
+
+static m2m_rc fake_fetch(void *ctx, int worker, const char *keid, bool revalidate, uint8_t *key,
+                         size_t *key_len, char enrolee[M2M_ID_MAX], int64_t *lifetime_s)
 {
     struct fake *f = ctx;
     pthread_mutex_lock(&f->mu);
     f->calls++;
+    f->reval_calls += revalidate;
     f->in_fetch++;
     snprintf(f->last_keid, sizeof f->last_keid, "%s", keid);
     pthread_cond_broadcast(&f->cv);
-    while (f->gate_closed)
+    while (f->gate_closed || (revalidate && f->reval_gate_closed))
         pthread_cond_wait(&f->cv, &f->mu);
     f->in_fetch--;
     m2m_rc rc = f->result;
     if (rc == M2M_OK) {
         assert_true(*key_len >= f->key_len);
-        fake_key(keid, key, f->key_len);
+        fake_key_salted(keid, f->salt, key, f->key_len);
         *key_len = f->key_len;
         snprintf(enrolee, M2M_ID_MAX, "%s", f->enrolee);
         *lifetime_s = f->life;
@@ -82,6 +91,14 @@ static void gate(bool closed)
 {
     pthread_mutex_lock(&F.mu);
     F.gate_closed = closed;
+    pthread_cond_broadcast(&F.cv);
+    pthread_mutex_unlock(&F.mu);
+}
+
+static void reval_gate(bool closed)
+{
+    pthread_mutex_lock(&F.mu);
+    F.reval_gate_closed = closed;
     pthread_cond_broadcast(&F.cv);
     pthread_mutex_unlock(&F.mu);
 }
@@ -141,8 +158,9 @@ static int setup(void **state)
 {
     pthread_mutex_init(&F.mu, NULL);
     pthread_cond_init(&F.cv, NULL);
-    F.gate_closed = false;
-    F.calls = F.in_fetch = 0;
+    F.gate_closed = F.reval_gate_closed = false;
+    F.calls = F.in_fetch = F.reval_calls = 0;
+    F.salt = 0;
     F.result = M2M_OK;
     F.life = 3600;
     F.key_len = 32;
@@ -154,20 +172,27 @@ static int setup(void **state)
     return 0;
 }
 
-static struct mefcache *mk(size_t max_entries, int workers, int queue_max)
+static struct mefcache *mk_r(size_t max_entries, int workers, int queue_max, int revalidate_s)
 {
     struct mefcache_cfg c;
     mefcache_cfg_default(&c);
+    assert_int_equal(c.revalidate_s, 300);
     c.mef_fqdn = FQDN;
     c.max_entries = max_entries;
     c.workers = workers;
     c.queue_max = queue_max;
+    c.revalidate_s = revalidate_s;
     c.negative_ttl_s = 30;
     c.fetch = (struct mefcache_fetch){fake_fetch, &F};
     c.now_s = fake_now;
     struct mefcache *mc = NULL;
     assert_int_equal(mefcache_new(&c, &mc), M2M_OK);
     return mc;
+}
+
+static struct mefcache *mk(size_t max_entries, int workers, int queue_max)
+{
+    return mk_r(max_entries, workers, queue_max, 300);
 }
 
 static m2m_rc lookup(struct mefcache *mc, const char *id, uint8_t *key, size_t *kl,
@@ -478,6 +503,281 @@ static void test_shutdown_wakes(void **state)
     mefcache_shutdown(NULL);
 }
 
+/* ---- revalidation ---- */
+
+static int reval_calls(void)
+{
+    pthread_mutex_lock(&F.mu);
+    int c = F.reval_calls;
+    pthread_mutex_unlock(&F.mu);
+    return c;
+}
+
+static int in_fetch(void)
+{
+    pthread_mutex_lock(&F.mu);
+    int n = F.in_fetch;
+    pthread_mutex_unlock(&F.mu);
+    return n;
+}
+
+/* Polls the statistics until cond holds (the workers run on their own clock: up to ~1 s). */
+#define WAIT_STATS(mc, s, cond)                                                                    \
+    do {                                                                                           \
+        for (int i_ = 0;; i_++) {                                                                  \
+            (s) = stats(mc);                                                                       \
+            if (cond)                                                                              \
+                break;                                                                             \
+            assert_true(i_ < 500);                                                                 \
+            usleep(10 * 1000);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* Waits for a worker pass that started after the clock was set: it has seen NOW. */
+static struct mefcache_stats after_a_scan(struct mefcache *mc)
+{
+    struct mefcache_stats s0 = stats(mc), s;
+    WAIT_STATS(mc, s, s.scans > s0.scans);
+    return s;
+}
+
+static void assert_key(struct mefcache *mc, const char *id, uint8_t salt)
+{
+    uint8_t k[64], want[32];
+    size_t kl;
+    struct m2m_secctx b;
+    assert_int_equal(lookup(mc, id, k, &kl, &b), M2M_OK);
+    fake_key_salted(id, salt, want, 32);
+    assert_int_equal(kl, 32);
+    assert_memory_equal(k, want, 32);
+}
+
+static void assert_gone(struct mefcache *mc, const char *id)
+{
+    uint8_t k[64];
+    size_t kl;
+    struct m2m_secctx b;
+    char cred[300];
+    snprintf(cred, sizeof cred, "12-%s", id);
+    assert_int_equal(lookup(mc, id, k, &kl, &b), M2M_ERR_NOT_FOUND);
+    assert_true(mefcache_is_revoked(mc, cred));
+}
+
+/* Timing on the injected clock: nothing before revalidate_s, a revalidation at it, the lifetime
+ * renewed by the answer, the next one revalidate_s after the confirmation. */
+static void test_reval_confirmed_and_timing(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    int64_t t0 = NOW;
+    F.life = 15;
+    fetch_now(mc, K1, 0);
+    uint64_t g0 = mefcache_generation(mc);
+    NOW = t0 + 9;
+    struct mefcache_stats s = after_a_scan(mc);
+    assert_int_equal(s.revalidations, 0);
+    assert_int_equal(calls(), 1);
+    NOW = t0 + 10;
+    WAIT_STATS(mc, s, s.reval_ok == 1);
+    assert_int_equal(reval_calls(), 1);
+    assert_string_equal(F.last_keid, K1);
+    /* the lifetime runs from the confirmation now (t0 + 25), not from the first fetch (t0 + 15) */
+    NOW = t0 + 16;
+    assert_key(mc, K1, 0);
+    assert_false(mefcache_is_revoked(mc, "12-" K1));
+    assert_int_equal(mefcache_generation(mc), g0);
+    NOW = t0 + 19; /* next one due at t0 + 20 */
+    s = after_a_scan(mc);
+    assert_int_equal(s.revalidations, 1);
+    NOW = t0 + 20;
+    WAIT_STATS(mc, s, s.reval_ok == 2);
+    assert_int_equal(s.reval_failed + s.reval_refused + s.reval_changed, 0);
+    assert_int_equal(s.fetches, 1); /* revalidations are not first fetches */
+    assert_int_equal(mefcache_generation(mc), g0);
+    mefcache_free(mc);
+}
+
+/* A handshake using a due key is answered from the cache at once while the revalidation runs. */
+static void test_reval_on_use_never_blocks(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    fetch_now(mc, K1, 0);
+    reval_gate(true);
+    NOW += 10;
+    assert_int_equal(mefcache_prefetch(mc, K1, strlen(K1), on_wake, (void *)1), M2M_OK);
+    wait_in_fetch(1); /* the revalidation is inside the MEF fetch, blocked */
+    assert_int_equal(mefcache_prefetch(mc, K1, strlen(K1), on_wake, (void *)1), M2M_OK);
+    assert_key(mc, K1, 0);
+    assert_false(mefcache_is_revoked(mc, "12-" K1));
+    assert_int_equal(W.n, 1); /* only fetch_now's wake: no handshake was parked */
+    struct mefcache_stats s = stats(mc);
+    assert_int_equal(s.revalidations, 1); /* one at a time per key */
+    reval_gate(false);
+    WAIT_STATS(mc, s, s.reval_ok == 1);
+    mefcache_free(mc);
+}
+
+/* The MEF answers another key: the old one is wiped, live sessions end, the next handshake
+ * fetches the new key. */
+static void test_reval_changed_key(void **state)
+{
+    static const uint8_t zero[MEFCACHE_KEY_MAX];
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    fetch_now(mc, K1, 0);
+    const uint8_t *slot = mefcache_debug_key_slot(mc, K1);
+    uint64_t g0 = mefcache_generation(mc);
+    F.salt = 0x80;
+    NOW += 10;
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.reval_changed == 1);
+    assert_int_not_equal(mefcache_generation(mc), g0);
+    assert_gone(mc, K1);
+    assert_memory_equal(slot, zero, sizeof zero);
+    assert_int_equal(s.entries, 0);
+    fetch_now(mc, K1, 1);
+    assert_key(mc, K1, 0x80);
+    assert_false(mefcache_is_revoked(mc, "12-" K1));
+    mefcache_free(mc);
+}
+
+/* Same key, another enrolee ID: the binding of the live sessions is stale, the same outcome. */
+static void test_reval_changed_enrolee(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    fetch_now(mc, K1, 0);
+    uint64_t g0 = mefcache_generation(mc);
+    snprintf(F.enrolee, sizeof F.enrolee, "Cdev2");
+    NOW += 10;
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.reval_changed == 1);
+    assert_int_not_equal(mefcache_generation(mc), g0);
+    assert_gone(mc, K1);
+    mefcache_free(mc);
+}
+
+/* A definitive refusal (the enrolment was revoked): wiped, generation bumped, cached negatively. */
+static void test_reval_refused(void **state)
+{
+    static const uint8_t zero[MEFCACHE_KEY_MAX];
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    fetch_now(mc, K1, 0);
+    fetch_now(mc, K2, 1);
+    const uint8_t *slot = mefcache_debug_key_slot(mc, K1);
+    uint64_t g0 = mefcache_generation(mc);
+    F.result = M2M_ERR_DENIED;
+    NOW += 10; /* both due: both refused */
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.reval_refused == 2);
+    assert_int_not_equal(mefcache_generation(mc), g0);
+    assert_gone(mc, K1);
+    assert_gone(mc, K2);
+    assert_memory_equal(slot, zero, sizeof zero);
+    /* the next handshake fails at once, without asking the MEF again ... */
+    int c0 = calls();
+    assert_int_equal(mefcache_prefetch(mc, K1, strlen(K1), on_wake, (void *)3), M2M_OK);
+    assert_int_equal(calls(), c0);
+    assert_int_equal(stats(mc).negative_hits, 1);
+    /* ... until the negative TTL is over */
+    NOW += 30;
+    F.result = M2M_OK;
+    fetch_now(mc, K1, 2);
+    assert_key(mc, K1, 0);
+    mefcache_free(mc);
+}
+
+/* MEF unreachable (or an unusable answer): the key keeps working until its lifetime; retried
+ * after min(revalidate_s, negative_ttl_s). */
+static void test_reval_unreachable_keeps(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    int64_t t0 = NOW;
+    F.life = 35;
+    fetch_now(mc, K1, 0);
+    uint64_t g0 = mefcache_generation(mc);
+    F.result = M2M_ERR_IO;
+    NOW = t0 + 10;
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.reval_failed == 1);
+    assert_key(mc, K1, 0);
+    assert_false(mefcache_is_revoked(mc, "12-" K1));
+    assert_int_equal(mefcache_generation(mc), g0);
+    NOW = t0 + 19;
+    s = after_a_scan(mc);
+    assert_int_equal(s.revalidations, 1);
+    /* an answer without an enrolee ID is no answer either */
+    F.result = M2M_OK;
+    F.enrolee[0] = 0;
+    NOW = t0 + 20;
+    WAIT_STATS(mc, s, s.reval_failed == 2);
+    assert_key(mc, K1, 0);
+    assert_int_equal(mefcache_generation(mc), g0);
+    /* a timeout too, until the lifetime ends: then expired as ever */
+    F.result = M2M_ERR_IO;
+    NOW = t0 + 30;
+    WAIT_STATS(mc, s, s.reval_failed == 3);
+    assert_key(mc, K1, 0);
+    NOW = t0 + 35;
+    assert_gone(mc, K1);
+    assert_int_not_equal(mefcache_generation(mc), g0);
+    assert_int_equal(stats(mc).expirations, 1);
+    mefcache_free(mc);
+}
+
+/* revalidate_s = 0: a key is never asked about again within its lifetime. */
+static void test_reval_off(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 0);
+    F.life = 86400;
+    fetch_now(mc, K1, 0);
+    NOW += 86399;
+    assert_int_equal(mefcache_prefetch(mc, K1, strlen(K1), on_wake, NULL), M2M_OK);
+    struct mefcache_stats s = after_a_scan(mc);
+    assert_int_equal(s.revalidations, 0);
+    assert_int_equal(calls(), 1);
+    assert_key(mc, K1, 0);
+    mefcache_free(mc);
+}
+
+/* An entry that expires while its revalidation is in flight is not brought back by the answer. */
+static void test_reval_entry_gone_meanwhile(void **state)
+{
+    struct mefcache *mc = mk_r(8, 2, 4, 10);
+    F.life = 12;
+    fetch_now(mc, K1, 0);
+    reval_gate(true);
+    NOW += 10;
+    wait_in_fetch(1);
+    NOW += 2; /* lifetime over */
+    assert_gone(mc, K1);
+    reval_gate(false);
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.revalidations == 1 && in_fetch() == 0);
+    s = after_a_scan(mc);
+    assert_int_equal(s.reval_ok + s.reval_changed + s.reval_refused + s.reval_failed, 0);
+    assert_gone(mc, K1);
+    assert_int_equal(s.entries, 0);
+    mefcache_free(mc);
+}
+
+/* Revalidations leave a worker free: a first fetch (a handshake waits for it) still runs while
+ * revalidations hang, and at most workers - 1 of them run at once. */
+static void test_reval_leaves_a_worker(void **state)
+{
+    struct mefcache *mc = mk_r(8, 3, 4, 10);
+    fetch_now(mc, K1, 0);
+    fetch_now(mc, K2, 1);
+    fetch_now(mc, K3, 2);
+    reval_gate(true);
+    NOW += 10;
+    wait_in_fetch(2);
+    struct mefcache_stats s = after_a_scan(mc);
+    assert_int_equal(s.revalidations, 2); /* 3 workers: 2 revalidations at most */
+    fetch_now(mc, K4, 3);                 /* the third worker serves the handshake */
+    assert_key(mc, K4, 0);
+    reval_gate(false);
+    WAIT_STATS(mc, s, s.reval_ok == 3);
+    mefcache_free(mc);
+}
+
 /* ---- composition with the credential database's hooks ---- */
 
 struct inner {
@@ -598,6 +898,11 @@ static void test_config(void **state)
     c.negative_ttl_s = 0;
     assert_int_equal(mefcache_new(&c, &mc), M2M_ERR_CONFIG);
     c.negative_ttl_s = 5;
+    c.revalidate_s = -1;
+    assert_int_equal(mefcache_new(&c, &mc), M2M_ERR_CONFIG);
+    c.revalidate_s = 86401;
+    assert_int_equal(mefcache_new(&c, &mc), M2M_ERR_CONFIG);
+    c.revalidate_s = 0; /* never: allowed */
     c.fetch.fn = NULL;
     assert_int_equal(mefcache_new(&c, &mc), M2M_ERR_CONFIG);
     c.fetch.fn = fake_fetch;
@@ -669,6 +974,15 @@ int main(void)
         cmocka_unit_test_setup(test_no_inner, setup),
         cmocka_unit_test_setup(test_config, setup),
         cmocka_unit_test_setup(test_concurrent, setup),
+        cmocka_unit_test_setup(test_reval_confirmed_and_timing, setup),
+        cmocka_unit_test_setup(test_reval_on_use_never_blocks, setup),
+        cmocka_unit_test_setup(test_reval_changed_key, setup),
+        cmocka_unit_test_setup(test_reval_changed_enrolee, setup),
+        cmocka_unit_test_setup(test_reval_refused, setup),
+        cmocka_unit_test_setup(test_reval_unreachable_keeps, setup),
+        cmocka_unit_test_setup(test_reval_off, setup),
+        cmocka_unit_test_setup(test_reval_entry_gone_meanwhile, setup),
+        cmocka_unit_test_setup(test_reval_leaves_a_worker, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
