@@ -200,7 +200,8 @@ static void test_raw_bad_header_closes(void **state)
     for (int i = 0; i < 100 && t.raw_seen < 2; i++)
         usleep(10000);
     tcl_close(&c);
-    usleep(400000);
+    for (int i = 0; i < 300 && tstats(s).open_connections != 0; i++)
+        usleep(10000);
     assert_int_equal(tstats(s).open_connections, 0);
     srv_stop(s);
     pthread_mutex_destroy(&t.mu);
