@@ -4,7 +4,7 @@
  * and (for Enrolment Targets such as a CSE) fetch a remotely provisioned key.
  *
  * All functions work on a struct m2msec_client (m2msec/client.h) whose url is the MEF's https://
- * address, whose server_name is the MEF FQDN and whose credential is the bootstrap credential
+ * or coaps:// address (EST, m2msec_est_enroll, needs https://), whose server_name is the MEF FQDN and whose credential is the bootstrap credential
  * (M2MSEC_CRED_PSK with KpmID/Kpm, or M2MSEC_CRED_CERT); originator = the identity the MEF knows
  * the client by. Conventions are those of client.h: int result codes, M2MSEC_ERR_RSC when the
  * MEF answered with an error (the RSC in *rsc where offered, text in m2msec_client_errmsg). */

@@ -32,7 +32,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: m2msec mef <command> --data DIR [--config FILE] [options]\n"
             "  init [--fqdn F]                          store, MEF CA and server certificate\n"
-            "  serve [--listen ADDR:PORT] [--set K=V]   run the MEF (prints READY mef=ADDR:PORT)\n"
+            "  serve [--listen ADDR:PORT] [--set K=V]   run the MEF (prints READY mef=ADDR:PORT\n"
+            "                                           coaps=ADDR:PORT; mef.coaps_listen=off)\n"
             "  add-kpm --kpmid ID --key-file F --identity ID2   bootstrap PSK (hex or raw file)\n"
             "  add-target --id TID --fqdn TFQDN         an Enrolment Target\n"
             "  allow --enrolee EID --target TID --suid N\n"
@@ -212,10 +213,15 @@ static int do_serve(struct mef_opts *o)
     signal(SIGPIPE, SIG_IGN);
     m2m_rc rc = mef_server_start(&o->cfg, &m);
     if (rc == M2M_ERR_CONFIG)
-        return die("not initialised (run `m2msec mef init`) or bad trust anchors");
+        return die("not initialised (run `m2msec mef init`), bad trust anchors or no DTLS");
     if (rc != M2M_OK)
-        return die("cannot start the MEF listener (see the log above)");
-    printf("READY mef=%s:%d\n", o->cfg.listen_addr, mef_server_port(m));
+        return die("cannot start the MEF listeners (see the log above)");
+    /* the CoAPS listener is omitted from the line when mef.coaps_listen is off */
+    if (mef_server_coaps_port(m) >= 0)
+        printf("READY mef=%s:%d coaps=%s:%d\n", o->cfg.listen_addr, mef_server_port(m),
+               o->cfg.coaps_addr, mef_server_coaps_port(m));
+    else
+        printf("READY mef=%s:%d\n", o->cfg.listen_addr, mef_server_port(m));
     fflush(stdout);
     log_info("MEF %s ready", o->cfg.fqdn);
     int sig = 0;

@@ -1,6 +1,7 @@
 /* client_coap.c: the CoAP/CoAPS transport of the client library (TS-0008) over libcoap3 with its
  * GnuTLS DTLS backend: one session kept between requests (PSK, certificate or raw public key),
- * the oneM2M options, blockwise transfer done by libcoap, and the response mapped back. */
+ * the oneM2M options, blockwise transfer done by libcoap, the response mapped back, and the RFC
+ * 5705 exporter of the DTLS session (the side operation the MEF enrolment needs). */
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ struct cl_coap {
     char *psk_identity, *ca_file, *cert_file, *key_file;
     int timeout_ms;
     size_t max_response;
+    unsigned long gen;      /* incremented by every session opened */
+    unsigned long last_gen; /* session that carried the last successful exchange */
     /* the exchange in progress */
     bool done, failed;
     char why[160];
@@ -147,6 +150,7 @@ static int on_event(coap_session_t *ses, const coap_event_t ev)
 
 static coap_session_t *open_session(struct cl_coap *k)
 {
+    k->gen++;
     if (k->url.scheme == CL_COAP)
         return coap_new_client_session(k->ctx, NULL, &k->dst, COAP_PROTO_UDP);
     if (k->cred == M2MSEC_CRED_PSK) {
@@ -261,10 +265,9 @@ out:
     return rc;
 }
 
-static int coap_exchange(void *t, const struct cl_request *rq, struct m2msec_response *resp,
-                         char *err, size_t errlen)
+/* The kept session, or a new one when there is none or the server ended it. */
+static int cc_session_ready(struct cl_coap *k, char *err, size_t errlen)
 {
-    struct cl_coap *k = t;
     bool dtls = k->url.scheme == CL_COAPS;
     if (k->ses && coap_session_get_state(k->ses) == COAP_SESSION_STATE_NONE) {
         coap_session_release(k->ses); /* the server ended it: start again */
@@ -277,8 +280,30 @@ static int coap_exchange(void *t, const struct cl_request *rq, struct m2msec_res
     coap_session_set_app_data(k->ses, k);
     k->done = k->failed = false;
     k->why[0] = 0;
+    return M2MSEC_OK;
+}
+
+/* Forgets a session in an unknown state (after a failure): it is not reused. */
+static void cc_session_drop(struct cl_coap *k)
+{
+    if (k->ses == NULL)
+        return;
+    coap_session_set_app_data(k->ses, NULL);
+    coap_session_release(k->ses);
+    k->ses = NULL;
+}
+
+static int coap_exchange(void *t, const struct cl_request *rq, struct m2msec_response *resp,
+                         char *err, size_t errlen)
+{
+    struct cl_coap *k = t;
+    bool dtls = k->url.scheme == CL_COAPS;
+    int rc = cc_session_ready(k, err, errlen);
+    if (rc != M2MSEC_OK)
+        return rc;
+    unsigned long gen = k->gen;
     k->resp = resp;
-    int rc = send_request(k, rq, err, errlen);
+    rc = send_request(k, rq, err, errlen);
     int64_t deadline = m2m_mono_ms() + k->timeout_ms;
     while (rc == M2MSEC_OK && !k->done && !k->failed) {
         int ms = cl_remaining(deadline);
@@ -293,12 +318,72 @@ static int coap_exchange(void *t, const struct cl_request *rq, struct m2msec_res
                      k->why[0] ? k->why : "out of memory");
     }
     k->resp = NULL;
-    if (rc != M2MSEC_OK) { /* a session in an unknown state is not reused */
-        coap_session_set_app_data(k->ses, NULL);
-        coap_session_release(k->ses);
-        k->ses = NULL;
-    }
+    if (rc == M2MSEC_OK)
+        k->last_gen = gen;
+    else
+        cc_session_drop(k);
     return rc;
+}
+
+/* ---- side operations: the exporter of the DTLS session ---- */
+
+/* Runs libcoap until the DTLS handshake of the kept session completed (deadline: the request
+ * timeout). TLS when it failed, TIMEOUT when it did not end in time. */
+static int cc_handshake_wait(struct cl_coap *k, char *err, size_t errlen)
+{
+    int64_t deadline = m2m_mono_ms() + k->timeout_ms;
+    while (!k->failed && coap_session_get_state(k->ses) != COAP_SESSION_STATE_ESTABLISHED) {
+        int ms = cl_remaining(deadline);
+        if (ms == 0)
+            return cl_fail(err, errlen, M2MSEC_ERR_TIMEOUT, "DTLS handshake with %s:%d timed out",
+                           k->url.host, k->url.port);
+        if (coap_io_process(k->ctx, (unsigned)(ms < 200 ? ms : 200)) < 0)
+            return cl_fail(err, errlen, M2MSEC_ERR_CONNECT, "CoAP I/O error");
+        if (coap_session_get_state(k->ses) == COAP_SESSION_STATE_NONE && !k->failed)
+            return cl_fail(err, errlen, M2MSEC_ERR_TLS, "DTLS handshake failed");
+    }
+    if (k->failed)
+        return cl_fail(err, errlen, M2MSEC_ERR_TLS, "%s", k->why[0] ? k->why : "DTLS failed");
+    return M2MSEC_OK;
+}
+
+/* CL_SIDE_EXPORT on coaps://: handshake if needed, then RFC 5705 on the GnuTLS session that the
+ * next request rides (op->gen tells which; cl_tls_export refuses a session without the extended
+ * master secret). */
+static int cc_side_export(struct cl_coap *k, struct cl_side_op *op, char *err, size_t errlen)
+{
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    if (k->url.scheme != CL_COAPS)
+        return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "a plain coap:// transport has no exporter");
+    int rc = cc_session_ready(k, err, errlen);
+    if (rc == M2MSEC_OK)
+        rc = cc_handshake_wait(k, err, errlen);
+    if (rc != M2MSEC_OK) {
+        cc_session_drop(k);
+        return rc;
+    }
+    op->gen = k->gen;
+    gnutls_session_t g = coap_session_get_tls(k->ses, &lib);
+    if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS)
+        return cl_fail(err, errlen, M2MSEC_ERR_TLS, "libcoap's DTLS is not GnuTLS: no exporter");
+    return cl_tls_export(g, op->label, op->out, op->out_len, err, errlen);
+}
+
+static int cc_side(void *t, struct cl_side_op *op, const char *path, struct m2msec_response *resp,
+                   char *err, size_t errlen)
+{
+    struct cl_coap *k = t;
+    op->done = true;
+    switch (op->kind) {
+    case CL_SIDE_EXPORT: return cc_side_export(k, op, err, errlen);
+    case CL_SIDE_GEN:
+        op->gen = k->last_gen;
+        resp->body = calloc(1, 1);
+        return resp->body ? M2MSEC_OK : cl_fail(err, errlen, M2MSEC_ERR_NOMEM, "out of memory");
+    case CL_SIDE_RAW: /* RFC 7030 defines EST over HTTPS only; the MEF serves it there */
+        return cl_fail(err, errlen, M2MSEC_ERR_UNSUPPORTED, "EST needs the MEF's https:// URL");
+    }
+    return cl_fail(err, errlen, M2MSEC_ERR_USAGE, "unknown side operation");
 }
 
 static void coap_transport_free(void *t)
@@ -318,7 +403,8 @@ static void coap_transport_free(void *t)
     free(k);
 }
 
-static const struct cl_transport_ops coap_ops = {"coap", coap_exchange, coap_transport_free};
+static const struct cl_transport_ops coap_ops = {"coap", coap_exchange, coap_transport_free,
+                                                 cc_side};
 
 static bool dup_opt(const char *s, char **out)
 {

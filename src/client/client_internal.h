@@ -3,8 +3,9 @@
  * client_http.c, client_coap.c) and the TLS credential helper used by HTTPS (client_tls.c).
  * Internal functions return the public enum m2msec_result, because the callers (the CLI's exit
  * codes) need the distinctions m2m_rc does not make (connect vs. TLS vs. timeout). Also: the
- * side operations of the HTTPS transport (TLS exporter, raw HTTP for EST) and the pure parsers and
- * decisions of the MEF client (client_mef.c, client_est.c), exposed here for the unit tests. */
+ * side operations of the transports ((D)TLS exporter; raw HTTP for EST on HTTPS only) and the
+ * pure parsers and decisions of the MEF client (client_mef.c, client_est.c), exposed here for
+ * the unit tests. */
 #ifndef M2M_CLIENT_INTERNAL_H
 #define M2M_CLIENT_INTERNAL_H
 
@@ -101,10 +102,11 @@ int cl_remaining(int64_t deadline_ms);
 int cl_tls_export(gnutls_session_t s, const char *label, uint8_t *out, size_t len, char *err,
                   size_t errlen);
 
-/* ---- side operations of the HTTPS transport ----
+/* ---- side operations of the transports ----
  * Requests that are not oneM2M primitives (the RFC 5705 exporter of the session, EST's plain
  * HTTP requests) go to the transport's `side` operation; cl_side_run() in client.c calls it and
- * reports UNSUPPORTED for a transport without one (CoAP). */
+ * reports UNSUPPORTED for a transport without one. HTTPS offers all three kinds; CoAPS offers
+ * EXPORT (on the DTLS session) and GEN, and answers RAW with UNSUPPORTED (EST is HTTPS only). */
 enum cl_side_kind {
     CL_SIDE_EXPORT, /* connect if needed, RFC 5705 exporter into out[0..out_len) */
     CL_SIDE_RAW,    /* an HTTP request without oneM2M headers (EST): method, path, body */

@@ -1,4 +1,5 @@
 /* mef_config.c: the configuration of `m2msec mef` (etc/mef.conf, docs/MEF.md "Set-up"). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ void mef_config_default(struct mef_config *c)
     snprintf(c->fqdn, sizeof c->fqdn, "%s", MEF_DEFAULT_FQDN);
     snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
     c->listen_port = 8444;
+    snprintf(c->coaps_addr, sizeof c->coaps_addr, "127.0.0.1");
+    c->coaps_port = MEF_DEFAULT_COAPS_PORT;
     c->enrolment_expiry_s = 86400; /* TS-0003 10.7: Enrolment Expiry, configured */
     c->registration_max_s = 31536000;
     snprintf(c->retry_duration, sizeof c->retry_duration, "PT1H");
@@ -24,23 +27,51 @@ void mef_config_default(struct mef_config *c)
     c->threads = 2;
 }
 
-/* "ADDR:PORT" with a numeric IPv4 address or "[v6]". */
-static bool parse_listen(struct mef_config *c, const char *v)
+/* "ADDR:PORT" with a numeric IPv4 address or "[v6]" into addr[cap] and *port. */
+static bool parse_addr_port(const char *v, char *addr, size_t cap, int *port)
 {
     const char *colon = strrchr(v, ':');
-    long port;
-    if (colon == NULL || !conf_parse_int(colon + 1, 0, 65535, &port))
+    long p;
+    if (colon == NULL || !conf_parse_int(colon + 1, 0, 65535, &p))
         return false;
     size_t n = (size_t)(colon - v);
     if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
         v++;
         n -= 2;
     }
-    if (n == 0 || n >= sizeof c->listen_addr)
+    char tmp[64];
+    struct in6_addr a;
+    if (n == 0 || n >= cap || n >= sizeof tmp)
         return false;
-    memcpy(c->listen_addr, v, n);
-    c->listen_addr[n] = 0;
-    c->listen_port = (int)port;
+    memcpy(tmp, v, n);
+    tmp[n] = 0;
+    if (inet_pton(AF_INET, tmp, &a) != 1 && inet_pton(AF_INET6, tmp, &a) != 1)
+        return false; /* the listeners bind numeric addresses only */
+    memcpy(addr, tmp, n + 1);
+    *port = (int)p;
+    return true;
+}
+
+/* mef.listen; an ephemeral HTTPS port makes the CoAPS default ephemeral too (tests and several
+ * MEFs on one host never collide on 5685), unless mef.coaps_listen was set. */
+static bool parse_listen(struct mef_config *c, const char *v)
+{
+    if (!parse_addr_port(v, c->listen_addr, sizeof c->listen_addr, &c->listen_port))
+        return false;
+    if (!c->coaps_set)
+        c->coaps_port = c->listen_port == 0 ? 0 : MEF_DEFAULT_COAPS_PORT;
+    return true;
+}
+
+/* mef.coaps_listen: "ADDR:PORT" or "off" (there is no plain CoAP listener to configure). */
+static bool parse_coaps(struct mef_config *c, const char *v)
+{
+    if (strcmp(v, "off") == 0) {
+        c->coaps_port = -1;
+    } else if (!parse_addr_port(v, c->coaps_addr, sizeof c->coaps_addr, &c->coaps_port)) {
+        return false;
+    }
+    c->coaps_set = true;
     return true;
 }
 
@@ -96,6 +127,8 @@ static bool apply(struct mef_config *c, const char *k, const char *v)
     }
     if (strcmp(k, "mef.listen") == 0)
         return parse_listen(c, v);
+    if (strcmp(k, "mef.coaps_listen") == 0)
+        return parse_coaps(c, v);
     if (strcmp(k, "mef.enrolment_expiry") == 0)
         return set_long(v, 60, 315360000, &c->enrolment_expiry_s);
     if (strcmp(k, "mef.registration_max") == 0)

@@ -59,7 +59,10 @@ static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
     for (size_t i = 0; i < n; i++)
         idp[i] = ids[i];
     /* RFC 9266 tls-exporter channel binding, carried in challengePassword ([INTERP] MEF.md) */
-    if (srv_tls_export(x, EST_CB_LABEL, strlen(EST_CB_LABEL), NULL, 0, cb, sizeof cb) != M2M_OK)
+    m2m_rc cbrc = srv_tls_export(x, EST_CB_LABEL, strlen(EST_CB_LABEL), NULL, 0, cb, sizeof cb);
+    if (cbrc == M2M_ERR_DENIED) /* TLS 1.2 without the extended master secret (RFC 9266 3) */
+        return est_text(x, 403, "channel binding needs the extended master secret\n");
+    if (cbrc != M2M_OK)
         return est_text(x, 500, "channel binding unavailable\n");
     struct est_enroll_req q = {.body = r->body,
                                .body_len = r->body_len,

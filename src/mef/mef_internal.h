@@ -11,24 +11,32 @@
 /* Resource types of docs/MEF.md ([INTERP] private values: TS-0032 is not available). */
 enum { MEF_TY_BASE = 901, MEF_TY_MCR = 902, MEF_TY_MCC = 903, MEF_TY_MKR = 904, MEF_TY_ENR = 905 };
 
+struct coap_server;
+
 struct mef_server {
     struct mef_config cfg;
     struct mef_store *st;
     struct est_ca *ca;
-    struct srv *srv;
-    int port;
-    char est_uri[320]; /* estBaseURI */
+    struct srv *srv;          /* HTTPS (TS-0009) and EST */
+    struct coap_server *coap; /* CoAPS (TS-0008), NULL when mef.coaps_listen is off */
+    int port, coaps_port;     /* bound ports; coaps_port -1 when off */
+    char est_uri[320];        /* estBaseURI */
 };
 
-/* One Mmef request being answered on its loop thread. */
+/* One Mmef request being answered, on the thread of the binding that received it (the HTTPS
+ * loop or the libcoap thread). The procedures do not depend on the binding: the session's
+ * exporter is req->exporter (mef_export), the answer goes to resp. */
 struct mef_call {
     struct mef_server *m;
-    struct srv_exchange *x;
     const struct m2m_request *req;
     struct m2m_response *resp;
     const char *client; /* the authenticated identity (== From) */
     int64_t now;        /* Unix seconds */
 };
+
+/* RFC 5705 exporter (no context value) of the (D)TLS session that carried c's request, through
+ * the binding's req->exporter. M2M_ERR_TLS when the binding offers none. */
+M2M_WARN_UNUSED m2m_rc mef_export(struct mef_call *c, const char *label, uint8_t *out, size_t len);
 
 /* Sets resp to rsc with root as its body (consumed; NULL = no body) and content_ty ty. */
 void mef_reply(struct mef_call *c, m2m_rsc rsc, int ty, cJSON *root);

@@ -269,8 +269,7 @@ static m2m_rc mkr_key(struct mef_call *c, struct mef_mkr_req *rq, struct mef_mkr
         if (gnutls_rnd(GNUTLS_RND_NONCE, rel, sizeof rel) < 0)
             return M2M_ERR_INTERNAL;
     } else {
-        rc = srv_tls_export(c->x, KDF_EXPORTER_CONNECTION, strlen(KDF_EXPORTER_CONNECTION), NULL, 0,
-                            ex, sizeof ex);
+        rc = mef_export(c, KDF_EXPORTER_CONNECTION, ex, sizeof ex);
         if (rc == M2M_OK)
             rc = kdf_export_split(ex, sizeof ex, rel, k->key);
         k->key_len = KDF_KEY_LEN;

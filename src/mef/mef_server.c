@@ -1,6 +1,7 @@
-/* mef_server.c: the MEF process's listener (TS-0003 8.3.5.2.2 MEF Handshake = the TLS
- * handshake), its credential hooks (Kpm by KpmID), the request dispatcher and the procedures on
- * MEFBase: retrieve, enrolment (8.3.2.1, 10.3.1, 10.3.4) and fetchCredentials (G5, 10.3.7). */
+/* mef_server.c: the MEF process's listeners, HTTPS and CoAPS (TS-0003 8.3.5.2.2 MEF Handshake =
+ * the (D)TLS handshake), its credential hooks (Kpm by KpmID), the binding-independent request
+ * dispatcher and the procedures on MEFBase: retrieve, enrolment (8.3.2.1, 10.3.1, 10.3.4) and
+ * fetchCredentials (G5, 10.3.7). */
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/timeutil.h"
+#include "bind/coap/coap_server.h"
 #include "crypto/kdf.h"
 #include "mef/mef_internal.h"
 
@@ -61,6 +63,13 @@ bool mef_clamp_et(int64_t now, bool has, int64_t asked, int64_t max_s, int64_t *
         return false;
     *et = (!has || asked > now + max_s) ? now + max_s : asked;
     return true;
+}
+
+m2m_rc mef_export(struct mef_call *c, const char *label, uint8_t *out, size_t len)
+{
+    if (c->req->exporter.fn == NULL)
+        return M2M_ERR_TLS;
+    return c->req->exporter.fn(c->req->exporter.ctx, label, strlen(label), out, len);
 }
 
 bool mef_admin_ok(const struct mef_config *cfg, const char *admin)
@@ -141,11 +150,16 @@ static void enr_create(struct mef_call *c)
         return mef_fail(c, RSC_BAD_REQUEST, "malformed sec:enr");
     /* TS-0003 10.3.1: both ends run the exporter with EXPORTER-oneM2M-Bootstrap, 48 bytes;
      * RelativeKeID is the 16 most significant bytes, Ke the 32 least significant. */
-    m2m_rc rc = srv_tls_export(c->x, KDF_EXPORTER_BOOTSTRAP, strlen(KDF_EXPORTER_BOOTSTRAP), NULL,
-                               0, ex, sizeof ex);
+    m2m_rc rc = mef_export(c, KDF_EXPORTER_BOOTSTRAP, ex, sizeof ex);
     if (rc == M2M_OK)
         rc = kdf_export_split(ex, sizeof ex, rel, e.ke);
     m2m_wipe(ex, sizeof ex);
+    /* M2M_ERR_TLS / M2M_ERR_DENIED: the session cannot export (a (D)TLS 1.2 association
+     * without the extended master secret, RFC 7627): the client's choice, so a refusal rather
+     * than 5000 */
+    if (rc == M2M_ERR_TLS || rc == M2M_ERR_DENIED)
+        return mef_fail(c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                        "no exporter on this session (extended master secret required)");
     if (rc != M2M_OK)
         return mef_fail(c, RSC_INTERNAL_SERVER_ERROR, "exporter failed");
     mef_hex(rel, sizeof rel, e.relid);
@@ -352,11 +366,13 @@ static void route(struct mef_call *c)
     resource_op(c, to);
 }
 
-/* The primitive handler, on the loop thread of the connection (srv_tls_export needs it). */
-static void mef_handle(void *ctx, struct srv_exchange *x, struct m2m_request *req)
+/* The Mmef request handler, the same for every binding, on the binding's thread (the exporter
+ * of req works only there): checks the client credential and From, routes, answers through
+ * reply before returning. */
+static void mef_serve(struct mef_server *m, struct m2m_request *req, struct m2m_reply reply)
 {
     struct m2m_response resp;
-    struct mef_call c = {ctx, x, req, &resp, req->sec.identity, m2m_now_us() / 1000000};
+    struct mef_call c = {m, req, &resp, req->sec.identity, m2m_now_us() / 1000000};
     m2m_response_init(&resp);
     resp.rqi = req->rqi ? strdup(req->rqi) : NULL;
     resp.rvi = req->rvi ? strdup(req->rvi) : NULL;
@@ -369,7 +385,34 @@ static void mef_handle(void *ctx, struct srv_exchange *x, struct m2m_request *re
         mef_fail(&c, RSC_BAD_REQUEST, "body too large");
     else
         route(&c);
-    srv_respond(x, &resp);
+    reply.fn(reply.ctx, &resp);
+    m2m_response_clear(&resp); /* what reply.fn did not take over */
+}
+
+/* ---- the bindings ---- */
+
+static m2m_rc http_export(void *ctx, const char *label, size_t label_len, uint8_t *out, size_t len)
+{
+    return srv_tls_export(ctx, label, label_len, NULL, 0, out, len);
+}
+
+static void http_reply(void *ctx, struct m2m_response *resp)
+{
+    srv_respond(ctx, resp);
+}
+
+/* HTTPS (TS-0009): on the loop thread of the connection; x and req live until srv_respond. */
+static void mef_handle_http(void *ctx, struct srv_exchange *x, struct m2m_request *req)
+{
+    req->exporter.fn = http_export;
+    req->exporter.ctx = x;
+    mef_serve(ctx, req, (struct m2m_reply){http_reply, x});
+}
+
+/* CoAPS (TS-0008): on the libcoap thread, which set req->exporter for the DTLS association. */
+static void mef_handle_coap(void *ctx, struct m2m_request *req, struct m2m_reply reply)
+{
+    mef_serve(ctx, req, reply);
 }
 
 /* ---- credential hooks: Kpm by KpmID (TS-0003 8.3.2.1, Credential-ID type 10) ---- */
@@ -456,6 +499,36 @@ static m2m_rc srv_setup(struct mef_server *m, struct srv_cfg *sc)
     return M2M_OK;
 }
 
+/* The CoAPS listener (TS-0008 over DTLS 1.2): the same Kpm hooks and certificates as HTTPS,
+ * no plain CoAP endpoint (a request without an authenticated client is refused anyway, so none
+ * is offered). libcoap's GnuTLS priorities include the mandatory TLS_PSK_WITH_AES_128_CCM_8 of
+ * TS-0003 10.2.2. */
+static m2m_rc coaps_start(struct mef_server *m, const char *trust_file)
+{
+    const struct mef_config *cfg = &m->cfg;
+    struct coap_server_cfg cc;
+    m->coaps_port = -1;
+    if (cfg->coaps_port < 0)
+        return M2M_OK;
+    coap_server_cfg_default(&cc);
+    cc.port = -1;
+    snprintf(cc.saddr, sizeof cc.saddr, "%s", cfg->coaps_addr);
+    cc.sport = cfg->coaps_port;
+    cc.max_body = cfg->max_body;
+    cc.max_idle_sessions = cfg->max_connections;
+    cc.max_handshakes = cfg->max_connections < 256 ? cfg->max_connections : 256;
+    snprintf(cc.cert_file, sizeof cc.cert_file, "%s/server.pem", cfg->data_dir);
+    snprintf(cc.key_file, sizeof cc.key_file, "%s/server.key", cfg->data_dir);
+    snprintf(cc.ca_file, sizeof cc.ca_file, "%s", trust_file);
+    cc.hooks.ctx = m;
+    cc.hooks.psk_lookup = hook_psk;
+    cc.hooks.generation = hook_generation;
+    cc.hooks.is_revoked = hook_revoked;
+    RETURN_IF_ERR(coap_server_start(&cc, mef_handle_coap, m, &m->coap));
+    m->coaps_port = coap_server_port(m->coap, true);
+    return M2M_OK;
+}
+
 m2m_rc mef_server_start(const struct mef_config *cfg, struct mef_server **out)
 {
     m2m_rc rc = M2M_OK;
@@ -472,9 +545,10 @@ m2m_rc mef_server_start(const struct mef_config *cfg, struct mef_server **out)
     snprintf(key, sizeof key, "%s/ca.key", cfg->data_dir);
     TRY(est_ca_load(path, key, &m->ca));
     TRY(srv_setup(m, sc));
-    TRY(srv_start(sc, mef_handle, m, &m->srv));
+    TRY(srv_start(sc, mef_handle_http, m, &m->srv));
     m->port = srv_bound_port(m->srv, 0);
     snprintf(m->est_uri, sizeof m->est_uri, "https://%s:%d/.well-known/est", cfg->fqdn, m->port);
+    TRY(coaps_start(m, sc->tls.ca_file));
     *out = m;
     m = NULL;
 out:
@@ -488,10 +562,16 @@ int mef_server_port(const struct mef_server *m)
     return m->port;
 }
 
+int mef_server_coaps_port(const struct mef_server *m)
+{
+    return m->coaps_port;
+}
+
 void mef_server_stop(struct mef_server *m)
 {
     if (m == NULL)
         return;
+    coap_server_stop(m->coap); /* waits for its requests in flight, which use the store */
     srv_stop(m->srv);
     est_ca_free(m->ca);
     mef_store_close(m->st);

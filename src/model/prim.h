@@ -99,6 +99,14 @@ struct m2m_request {
     int content_format; /* 0 none, 1 JSON */
     struct m2m_secctx sec;
     int64_t t_recv_us; /* reception time (wall clock) */
+    /* RFC 5705 exporter (no context value) of the (D)TLS session that carried the request, set
+     * by the binding. Valid only during the handler call, on the binding's thread: a handler
+     * that answers later exports first. fn NULL = not available (plain transport). fn returns
+     * M2M_ERR_TLS when the session cannot export. m2m_request_init zeroes it. */
+    struct {
+        m2m_rc (*fn)(void *ctx, const char *label, size_t label_len, uint8_t *out, size_t len);
+        void *ctx;
+    } exporter;
 };
 
 /* A response primitive. Owned fields are freed by m2m_response_clear. */

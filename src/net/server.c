@@ -544,6 +544,10 @@ m2m_rc srv_tls_export(struct srv_exchange *x, const char *label, size_t label_le
         return M2M_ERR_CLOSED;
     if (x->conn->tls == NULL)
         return M2M_ERR_TLS;
+    /* RFC 7627 / RFC 9266 3: without the extended master secret a TLS 1.2 exporter value is not
+     * bound to this connection (triple handshake); keys are never derived from one. */
+    if (!tls_session_ems(x->conn->tls))
+        return M2M_ERR_DENIED;
     return tls_export_ctx(x->conn->tls, label, label_len, context, context_len, out, len);
 }
 

@@ -111,7 +111,8 @@ void srv_respond_raw(struct srv_exchange *x, int http_status, const char *conten
  * handler call for x or later on that loop: a GnuTLS session is never touched from two threads.
  * A handler that hands the request to another thread exports first and carries the bytes along.
  * M2M_ERR_INTERNAL on another thread, M2M_ERR_CLOSED when the connection is gone, M2M_ERR_TLS
- * on a plain connection. */
+ * on a plain connection, M2M_ERR_DENIED on a TLS 1.2 session without the extended master secret
+ * (RFC 7627: its exporter values are not bound to the connection). */
 M2M_WARN_UNUSED m2m_rc srv_tls_export(struct srv_exchange *x, const char *label, size_t label_len,
                                       const uint8_t *context, size_t context_len, uint8_t *out,
                                       size_t len);

@@ -145,6 +145,19 @@ class MefServerTest(unittest.TestCase):
         out, rs, _ = self.psk(data)
         self.assertEqual([int(h["x-m2m-rsc"]) for _, h, _ in rs], [2001, 4105])
 
+    def test_11b_no_enrolment_without_extended_master_secret(self):
+        """RFC 7627 / RFC 9266 3: a TLS 1.2 session without the extended master secret gets no
+        enrolment (its exporter output is not bound to it): 4103, nothing stored; the same
+        session may still read MEFBase."""
+        before = self.mef.admin("list", "--enrolments").stdout
+        prio = "NORMAL:-VERS-TLS1.3:-KX-ALL:+PSK:%NO_SESSION_HASH"
+        data = (mef_http("GET", "/mef", "Cdev1", keep_alive=True) +
+                mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 905))
+        out, rs = self.mef.gnutls_psk(data, KPM1, KEY1, prio)
+        self.assertEqual([int(h["x-m2m-rsc"]) for _, h, _ in rs], [2000, 4103], out[-600:])
+        self.assertIn(b"extended master secret", rs[1][2])
+        self.assertEqual(self.mef.admin("list", "--enrolments").stdout, before)
+
     def test_12_enrolment_body_errors(self):
         for body in ({"sec:enr": {"ke": "x"}}, {"sec:mcr": {}}, b"not json",
                      {"sec:enr": {"et": "2020"}}, {"sec:enr": {"et": "20200101T000000"}}):

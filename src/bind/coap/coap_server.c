@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
+#include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include "base/log.h"
@@ -588,6 +589,26 @@ static bool request_body(struct coap_server *s, coap_session_t *ses, const coap_
     return true;
 }
 
+/* The exporter hook of a DTLS request (m2m_request.exporter): RFC 5705 on the GnuTLS session
+ * of the association, no context value. Runs on the libcoap thread, inside the handler call.
+ * RFC 7627 / RFC 9266 3: without the extended master secret the exported value is not unique to
+ * the association (a man in the middle can synchronise two of them), so it is refused. */
+static m2m_rc dtls_export(void *ctx, const char *label, size_t label_len, uint8_t *out, size_t len)
+{
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    gnutls_session_t g = coap_session_get_tls(ctx, &lib);
+    if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS || label == NULL || len == 0)
+        return M2M_ERR_TLS;
+    if (coap_session_get_state(ctx) != COAP_SESSION_STATE_ESTABLISHED ||
+        !gnutls_session_ext_master_secret_status(g))
+        return M2M_ERR_TLS;
+    if (gnutls_prf_rfc5705(g, label_len, label, 0, NULL, len, (char *)out) < 0) {
+        m2m_wipe(out, len);
+        return M2M_ERR_TLS;
+    }
+    return M2M_OK;
+}
+
 static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
                        const coap_string_t *query, coap_pdu_t *pdu)
 {
@@ -618,7 +639,14 @@ static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu
     s->inflight++;
     x->state = X_SUBMIT;
     pthread_mutex_unlock(&s->mu);
+    if (coap_session_get_proto(ses) == COAP_PROTO_DTLS) {
+        x->req.exporter.fn = dtls_export;
+        x->req.exporter.ctx = ses;
+    }
     s->fn(s->hctx, &x->req, (struct m2m_reply){reply_cb, x});
+    /* the session may be gone by the time a deferred answer comes: no export after the call */
+    x->req.exporter.fn = NULL;
+    x->req.exporter.ctx = NULL;
     pthread_mutex_lock(&s->mu);
     if (x->state == X_ANSWERED) {
         pthread_mutex_unlock(&s->mu);

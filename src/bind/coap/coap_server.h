@@ -46,8 +46,10 @@ struct coap_server;
 
 /* Binds the enabled listeners and starts the libcoap thread. fn(hctx, req, reply) is called on
  * that thread for each well-formed request; reply.fn may be called from any thread, before or
- * after fn returns. M2M_ERR_CONFIG when nothing is enabled, DTLS is unavailable or credentials do
- * not load; M2M_ERR_IO when binding fails. */
+ * after fn returns. For a DTLS request req->exporter is set during the call (RFC 5705 on the
+ * association, refused without the extended master secret) and cleared when fn returns.
+ * M2M_ERR_CONFIG when nothing is enabled, DTLS is unavailable or credentials do not load;
+ * M2M_ERR_IO when binding fails. */
 M2M_WARN_UNUSED m2m_rc coap_server_start(const struct coap_server_cfg *cfg, m2m_handler_fn fn,
                                          void *hctx, struct coap_server **out);
 /* The port bound for UDP (secure = false) or DTLS (secure = true); -1 when off. */
