@@ -187,8 +187,8 @@ static void test_parse_cmd_malformed(void **st)
         "{\"sec:mcc\":{\"cmdID\":\"\"}}",
         "{\"sec:mcc\":{\"cmdID\":\"3a\"}}",
         "{\"sec:mcc\":{\"cmdID\":\"3\",\"cmdID\":\"4\"}}", /* duplicate member */
-        "{\"sec:mcc\":{\"cmdID\":\"1111111111111111111111111111111111111111111111111111111111111"
-        "11111\"}}",
+        ("{\"sec:mcc\":{\"cmdID\":\"1111111111111111111111111111111111111111111111111111111111111"
+         "11111\"}}"),
         "{\"other\":{\"cmdID\":\"3\"}}"};
     struct cl_mef_cmd cmd;
     for (size_t i = 0; i < M2M_ARRAY_LEN(bad); i++)
