@@ -4,10 +4,11 @@
  * and (for Enrolment Targets such as a CSE) fetch a remotely provisioned key.
  *
  * All functions work on a struct m2msec_client (m2msec/client.h) whose url is the MEF's https://
- * or coaps:// address (EST, m2msec_est_enroll, needs https://), whose server_name is the MEF FQDN and whose credential is the bootstrap credential
- * (M2MSEC_CRED_PSK with KpmID/Kpm, or M2MSEC_CRED_CERT); originator = the identity the MEF knows
- * the client by. Conventions are those of client.h: int result codes, M2MSEC_ERR_RSC when the
- * MEF answered with an error (the RSC in *rsc where offered, text in m2msec_client_errmsg). */
+ * or coaps:// address (EST, m2msec_est_enroll, needs https://), whose server_name is the MEF FQDN
+ * and whose credential is the bootstrap credential (M2MSEC_CRED_PSK with KpmID/Kpm, or
+ * M2MSEC_CRED_CERT); originator = the identity the MEF knows the client by. Conventions are those
+ * of client.h: int result codes, M2MSEC_ERR_RSC when the MEF answered with an error (the RSC in
+ * *rsc where offered, text in m2msec_client_errmsg). */
 #ifndef M2MSEC_MEF_H
 #define M2MSEC_MEF_H
 
@@ -100,6 +101,15 @@ int m2msec_mef_process_commands(struct m2msec_client *c, const char *reg_id,
 int m2msec_est_enroll(struct m2msec_client *c, const char *san_uri, bool reenroll,
                       const char *key_out, const char *cert_out, const char *ca_out,
                       int *http_status);
+
+/* EST server-side key generation (RFC 7030 4.4, TS-0003 8.3.6.2.1) over the client's session:
+ * /cacerts (to ca_out when not NULL), /csrattrs, a CSR with SAN URI san_uri and the channel
+ * binding as challengePassword (signed with a throwaway P-256 key), POST /serverkeygen; the
+ * multipart/mixed answer must hold exactly one unencrypted PKCS#8 P-256 key and one certificate
+ * that certifies it and names exactly san_uri. Key to key_out (PEM, 0600, atomic), certificate
+ * to cert_out (PEM). Results as m2msec_est_enroll. */
+int m2msec_est_serverkeygen(struct m2msec_client *c, const char *san_uri, const char *key_out,
+                            const char *cert_out, const char *ca_out, int *http_status);
 
 /* Enrolment Target side (G5): RETRIEVE /fetchCredentials/<keid>/<suid>. On OK: key[0..*key_len)
  * (*key_len in: capacity >= 32), enrolee (NUL-terminated, may be ""), *lifetime_s. */

@@ -58,7 +58,8 @@ static void client_usage(FILE *f)
         "  mef-deregister REG_ID\n"
         "  mef-commands REG_ID --cert-out F --key-out F [--ca-out F] [--subject-types 1,2,3]\n"
         "               [--max N]           run the MEF Client Command loop (EST for CERT_PROV)\n"
-        "  est-enroll --san URI --cert-out F --key-out F [--ca-out F] [--reenroll]\n"
+        "  est-enroll --san URI --cert-out F --key-out F [--ca-out F] [--reenroll | "
+        "--server-keygen]\n"
         "  fetch-credentials KEID SUID --key-out F   (Enrolment Target) key to a 0600 file\n"
         "\n"
         "exit codes: 0 RSC 2xxx / success, 1 other RSC / refused, 2 usage, 3 connection/TLS/\n"
@@ -293,6 +294,7 @@ struct mef_opts {
     int suid, max;
     unsigned subject_types;
     bool reenroll;
+    bool server_keygen; /* est-enroll: RFC 7030 4.4 /serverkeygen */
 };
 
 static bool is_mef_verb(const char *v)
@@ -335,6 +337,7 @@ static int parse_types(const char *s, unsigned *out)
 /* Verb options after the verb; positional arguments stay in argv[optind..). */
 static int parse_mef_opts(int argc, char **argv, struct mef_opts *m)
 {
+    /* clang-format off */
     static const struct option opts[] = {
         {"mef-fqdn", required_argument, NULL, 'm'},
         {"admin-fqdn", required_argument, NULL, 'A'},
@@ -348,10 +351,12 @@ static int parse_mef_opts(int argc, char **argv, struct mef_opts *m)
         {"ca-out", required_argument, NULL, 'a'},
         {"san", required_argument, NULL, 'S'},
         {"reenroll", no_argument, NULL, 'R'},
+        {"server-keygen", no_argument, NULL, 'G'},
         {"subject-types", required_argument, NULL, 't'},
         {"max", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
+    /* clang-format on */
     int o;
     optind = 0; /* glibc: 0 re-initialises getopt fully after the earlier "+h" scan */
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -375,6 +380,7 @@ static int parse_mef_opts(int argc, char **argv, struct mef_opts *m)
         case 'a': m->ca_out = optarg; break;
         case 'S': m->san = optarg; break;
         case 'R': m->reenroll = true; break;
+        case 'G': m->server_keygen = true; break;
         case 't':
             if (parse_types(optarg, &m->subject_types) != 0)
                 return -1;
@@ -546,7 +552,12 @@ static int run_mef_verb(struct m2msec_client *c, const char *server_name, int ar
         int http = 0;
         if (!m.san || !m.cert_out || !m.key_out)
             return mef_usage(v, "--san, --cert-out and --key-out are required");
-        int rc = m2msec_est_enroll(c, m.san, m.reenroll, m.key_out, m.cert_out, m.ca_out, &http);
+        if (m.reenroll && m.server_keygen)
+            return mef_usage(v, "--reenroll and --server-keygen exclude each other");
+        int rc =
+            m.server_keygen
+                ? m2msec_est_serverkeygen(c, m.san, m.key_out, m.cert_out, m.ca_out, &http)
+                : m2msec_est_enroll(c, m.san, m.reenroll, m.key_out, m.cert_out, m.ca_out, &http);
         if (rc != M2MSEC_OK)
             return mef_fail(c, v, rc);
         printf("certificate %s\n", m.san);

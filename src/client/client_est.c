@@ -1,7 +1,8 @@
 /* client_est.c: the EST client of the device library (RFC 7030; TS-0003 8.3.6.2, SPEC-MAP G7):
  * /cacerts, /csrattrs, a fresh P-256 key, a PKCS#10 with the SAN URI and the RFC 9266
  * tls-exporter channel binding as challengePassword, /simpleenroll or /simplereenroll over the
- * client's own TLS session, checks of the issued certificate, and atomic 0600 file writes. */
+ * client's own TLS session, checks of the issued certificate, and atomic 0600 file writes; and
+ * /serverkeygen (RFC 7030 4.4) with the bounded parser of its multipart/mixed answer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -144,6 +145,210 @@ out:
             gnutls_free(first->data);
             first->data = NULL;
         }
+    }
+    return rc;
+}
+
+/* ---- /serverkeygen answers (RFC 7030 4.4.2): multipart/mixed, parsed bounded ---- */
+
+#define EST_BOUNDARY_MAX 70 /* RFC 2046 5.1.1 */
+
+static bool ci_prefix(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n >= l && strncasecmp((const char *)p, lit, l) == 0;
+}
+
+/* RFC 2046 5.1.1: the boundary parameter of a multipart/mixed Content-Type (quoted or not;
+ * 1-70 characters of bchars, not ending in a space) into bnd[EST_BOUNDARY_MAX + 1]. */
+static int boundary_of(const char *ctype, char *bnd)
+{
+    static const char bchars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "'()+_,-./:=? ";
+    size_t n = 0, cl = ctype ? strnlen(ctype, 256) : 0;
+    const char *p = ctype, *end = ctype + cl;
+    if (!ci_prefix((const uint8_t *)p, cl, "multipart/mixed"))
+        return M2MSEC_ERR_PROTOCOL;
+    p += 15;
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end || *p != ';')
+            return M2MSEC_ERR_PROTOCOL; /* no boundary parameter */
+        for (p++; p < end && (*p == ' ' || *p == '\t'); p++)
+            ;
+        if (ci_prefix((const uint8_t *)p, (size_t)(end - p), "boundary="))
+            break;
+        while (p < end && *p != ';') /* another parameter (no quoted ';' in ours) */
+            p++;
+    }
+    p += 9;
+    bool quoted = p < end && *p == '"';
+    p += quoted;
+    while (p < end && *p != '"' && *p != ';' && n < EST_BOUNDARY_MAX && *p != '\0' &&
+           strchr(bchars, *p) != NULL)
+        bnd[n++] = *p++;
+    bnd[n] = '\0';
+    if (quoted && (p == end || *p++ != '"'))
+        return M2MSEC_ERR_PROTOCOL;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (n == 0 || bnd[n - 1] == ' ' || (p < end && *p != ';'))
+        return M2MSEC_ERR_PROTOCOL;
+    return M2MSEC_OK;
+}
+
+/* The next delimiter line "--bnd" at or after *pos that starts a line (at 0 or after CRLF).
+ * On OK, *pos is past the delimiter and *closing tells whether it is the close delimiter. */
+static int next_delim(const uint8_t *in, size_t len, const char *bnd, size_t *pos, size_t *at,
+                      bool *closing)
+{
+    size_t bl = strlen(bnd);
+    for (size_t i = *pos; i + 2 + bl <= len; i++) {
+        if (!(i == 0 || (i >= 2 && in[i - 2] == '\r' && in[i - 1] == '\n')))
+            continue;
+        if (in[i] != '-' || in[i + 1] != '-' || memcmp(in + i + 2, bnd, bl) != 0)
+            continue;
+        size_t j = i + 2 + bl;
+        *closing = j + 2 <= len && in[j] == '-' && in[j + 1] == '-';
+        j += *closing ? 2 : 0;
+        while (j < len && (in[j] == ' ' || in[j] == '\t')) /* transport padding */
+            j++;
+        if (!*closing && !(j + 2 <= len && in[j] == '\r' && in[j + 1] == '\n'))
+            return M2MSEC_ERR_PROTOCOL;
+        *at = i;
+        *pos = *closing ? j : j + 2;
+        return M2MSEC_OK;
+    }
+    return M2MSEC_ERR_PROTOCOL;
+}
+
+enum { PART_KEY = 1, PART_CERT = 2 };
+
+/* One body part: headers (Content-Type required, Content-Transfer-Encoding base64 required),
+ * CRLF CRLF, content. *kind gets PART_KEY or PART_CERT; *c and *cl the content. */
+static int part_parse(const uint8_t *p, size_t n, int *kind, const uint8_t **c, size_t *cl)
+{
+    const uint8_t *hend = memmem(p, n, "\r\n\r\n", 4);
+    bool b64 = false;
+    *kind = 0;
+    if (hend == NULL)
+        return M2MSEC_ERR_PROTOCOL;
+    for (const uint8_t *l = p; l < hend + 2;) {
+        const uint8_t *e = memmem(l, (size_t)(hend + 2 - l), "\r\n", 2);
+        size_t ll = (size_t)(e - l);
+        if (ci_prefix(l, ll, "Content-Type:")) {
+            size_t v = 13;
+            while (v < ll && (l[v] == ' ' || l[v] == '\t'))
+                v++;
+            if (*kind != 0)
+                return M2MSEC_ERR_PROTOCOL; /* a second Content-Type */
+            if (ll - v == 17 && ci_prefix(l + v, ll - v, "application/pkcs8"))
+                *kind = PART_KEY;
+            else if (ci_prefix(l + v, ll - v, "application/pkcs7-mime") &&
+                     memmem(l + v, ll - v, "certs-only", 10) != NULL)
+                *kind = PART_CERT;
+            else
+                return M2MSEC_ERR_PROTOCOL; /* e.g. an encrypted key (server-generated-key) */
+        } else if (ci_prefix(l, ll, "Content-Transfer-Encoding:")) {
+            size_t v = 26;
+            while (v < ll && (l[v] == ' ' || l[v] == '\t'))
+                v++;
+            b64 = ll - v == 6 && ci_prefix(l + v, 6, "base64");
+        }
+        l = e + 2;
+    }
+    *c = hend + 4;
+    *cl = n - (size_t)(hend + 4 - p);
+    return *kind != 0 && b64 ? M2MSEC_OK : M2MSEC_ERR_PROTOCOL;
+}
+
+/* The private key part: base64 of an unencrypted PKCS#8 holding a P-256 key (F8). */
+static int key_part(const uint8_t *c, size_t cl, gnutls_x509_privkey_t *key)
+{
+    uint8_t der[1024];
+    size_t n = 0;
+    unsigned bits = 0;
+    int rc = M2MSEC_ERR_PROTOCOL;
+    gnutls_datum_t d = {der, 0};
+    if (*key != NULL || cl > 4 * sizeof der / 3 + 256 ||
+        cl_b64_decode(c, cl, der, sizeof der, &n) != M2MSEC_OK)
+        goto out;
+    d.size = (unsigned)n;
+    if (gnutls_x509_privkey_init(key) < 0) {
+        rc = M2MSEC_ERR_NOMEM;
+        goto out;
+    }
+    if (gnutls_x509_privkey_import_pkcs8(*key, &d, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN) <
+            0 ||
+        gnutls_x509_privkey_get_pk_algorithm2(*key, &bits) != GNUTLS_PK_ECDSA ||
+        bits != 256) /* GnuTLS has one 256-bit ECDSA curve: P-256 */
+        goto out;
+    rc = M2MSEC_OK;
+out:
+    m2m_wipe(der, sizeof der);
+    return rc;
+}
+
+/* The certificate part: base64 of a certs-only PKCS#7 holding exactly one certificate. */
+static int cert_part(const uint8_t *c, size_t cl, gnutls_datum_t *pem, gnutls_datum_t *first)
+{
+    size_t n = 0;
+    int rc = M2MSEC_ERR_PROTOCOL;
+    uint8_t *der = NULL;
+    if (pem->data != NULL || cl > 4 * (size_t)EST_DER_MAX / 3 + 4096 ||
+        (der = malloc(EST_DER_MAX)) == NULL || cl_b64_decode(c, cl, der, EST_DER_MAX, &n) != 0)
+        goto out;
+    rc = cl_est_pkcs7_certs(der, n, pem, first);
+    /* exactly one certificate: the PEM holds one BEGIN line */
+    if (rc == M2MSEC_OK && memmem(pem->data + 1, pem->size - 1, "-----BEGIN", 10) != NULL) {
+        gnutls_free(pem->data);
+        gnutls_free(first->data);
+        *pem = (gnutls_datum_t){NULL, 0};
+        *first = (gnutls_datum_t){NULL, 0};
+        rc = M2MSEC_ERR_PROTOCOL;
+    }
+out:
+    free(der);
+    return rc;
+}
+
+/* RFC 7030 4.4.2: the answer of /serverkeygen, a multipart/mixed body (boundary from ctype) of
+ * exactly two parts, one application/pkcs8 key and one application/pkcs7-mime certs-only with a
+ * single certificate, both base64. On OK: *key (deinit), *cert_pem and *first (gnutls_free).
+ * PROTOCOL for anything else, with nothing left allocated. Peer input: bounded by len. */
+int cl_est_keygen_parse(const char *ctype, const uint8_t *body, size_t len,
+                        gnutls_x509_privkey_t *key, gnutls_datum_t *cert_pem, gnutls_datum_t *first)
+{
+    char bnd[EST_BOUNDARY_MAX + 1];
+    size_t pos = 0, at = 0, start = 0;
+    bool closing = false;
+    int rc = M2MSEC_OK, n_parts = 0;
+    *key = NULL;
+    *cert_pem = *first = (gnutls_datum_t){NULL, 0};
+    TRY(boundary_of(ctype, bnd));
+    TRY(next_delim(body, len, bnd, &pos, &at, &closing)); /* a preamble may precede it */
+    while (!closing) {
+        int kind = 0;
+        const uint8_t *c = NULL;
+        size_t cl = 0;
+        start = pos;
+        TRY(next_delim(body, len, bnd, &pos, &at, &closing));
+        /* the CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1) */
+        if (++n_parts > 2 || at < start + 2)
+            BAIL(M2MSEC_ERR_PROTOCOL);
+        TRY(part_parse(body + start, at - 2 - start, &kind, &c, &cl));
+        TRY(kind == PART_KEY ? key_part(c, cl, key) : cert_part(c, cl, cert_pem, first));
+    }
+    if (*key == NULL || cert_pem->data == NULL)
+        rc = M2MSEC_ERR_PROTOCOL;
+out:
+    if (rc != M2MSEC_OK) {
+        gnutls_x509_privkey_deinit(*key);
+        *key = NULL;
+        gnutls_free(cert_pem->data);
+        gnutls_free(first->data);
+        *cert_pem = *first = (gnutls_datum_t){NULL, 0};
     }
     return rc;
 }
@@ -445,4 +650,114 @@ int m2msec_est_enroll(struct m2msec_client *c, const char *san_uri, bool reenrol
 {
     return cl_est_enroll(c, EST_DEFAULT_BASE, san_uri, reenroll, key_out, cert_out, ca_out,
                          http_status);
+}
+
+/* ---- server-side key generation (RFC 7030 4.4) ---- */
+
+/* POSTs csr to base/serverkeygen and parses the answer into *key, *cert_pem and *first. The
+ * response body holds the private key in base64: it is wiped before it is freed. */
+static int keygen_post(struct m2msec_client *c, const char *base, const char *csr, int *http,
+                       gnutls_x509_privkey_t *key, gnutls_datum_t *cert_pem, gnutls_datum_t *first,
+                       unsigned long *gen)
+{
+    struct cl_side_op sop = {.kind = CL_SIDE_RAW, .method = "POST", .ctype = "application/pkcs10"};
+    struct m2msec_response *r = NULL;
+    char path[600];
+    int rc = M2MSEC_OK;
+    sop.body = csr;
+    sop.body_len = strlen(csr);
+    if (snprintf(path, sizeof path, "%s/serverkeygen", base) >= (int)sizeof path)
+        return cl_errf(c, M2MSEC_ERR_USAGE, "EST path too long");
+    TRY(cl_side_run(c, path, &sop, &r));
+    *gen = sop.gen;
+    *http = r->status;
+    if (r->status != 200)
+        BAIL(cl_errf(c, M2MSEC_ERR_RSC, "EST serverkeygen refused: HTTP %d", r->status));
+    if (cl_est_keygen_parse(sop.resp_ctype, (const uint8_t *)r->body, r->body_len, key, cert_pem,
+                            first) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL,
+                     "EST serverkeygen answer is not one key and one certificate"));
+out:
+    if (r != NULL)
+        m2m_wipe(r->body, r->body_len);
+    m2msec_response_free(r);
+    return rc;
+}
+
+/* One /serverkeygen attempt on the current session: the CSR is signed with csr_key (RFC 7030
+ * 4.4.1: any key the client holds) and carries the channel binding; the key generated by the
+ * MEF goes to *key, its certificate (checked: certifies *key, names san_uri) to *cert_pem. */
+static int keygen_once(struct m2msec_client *c, const char *base, const char *san_uri,
+                       gnutls_x509_privkey_t csr_key, int *http, gnutls_x509_privkey_t *key,
+                       gnutls_datum_t *cert_pem, bool *session_changed)
+{
+    uint8_t cb[EST_CB_BYTES];
+    char cp[64], *csr = NULL;
+    gnutls_datum_t first = {NULL, 0};
+    unsigned long gen = 0, used = 0;
+    int rc = M2MSEC_OK;
+    *session_changed = false;
+    TRY(cl_export_gen(c, EST_CB_LABEL_C, cb, sizeof cb, &gen));
+    if (cl_b64_encode(cb, sizeof cb, cp, sizeof cp) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_USAGE, "challengePassword too long"));
+    if ((rc = make_csr(csr_key, san_uri, cp, &csr)) != M2MSEC_OK)
+        BAIL(cl_errf(c, rc, "cannot build the certificate request for %.100s", san_uri));
+    TRY(keygen_post(c, base, csr, http, key, cert_pem, &first, &used));
+    if (used != gen) {
+        *session_changed = true;
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL, "the connection changed during EST enrolment"));
+    }
+    if (check_cert(*key, &first, san_uri) != M2MSEC_OK)
+        BAIL(cl_errf(c, M2MSEC_ERR_PROTOCOL,
+                     "the issued certificate does not match the key sent and %.100s", san_uri));
+out:
+    if (rc != M2MSEC_OK) {
+        gnutls_x509_privkey_deinit(*key);
+        *key = NULL;
+        gnutls_free(cert_pem->data);
+        *cert_pem = (gnutls_datum_t){NULL, 0};
+    }
+    m2m_wipe(cb, sizeof cb);
+    m2m_wipe(cp, sizeof cp);
+    gnutls_free(first.data);
+    free(csr);
+    return rc;
+}
+
+int m2msec_est_serverkeygen(struct m2msec_client *c, const char *san_uri, const char *key_out,
+                            const char *cert_out, const char *ca_out, int *http_status)
+{
+    gnutls_x509_privkey_t csr_key = NULL, key = NULL;
+    gnutls_datum_t ca = {NULL, 0}, cert = {NULL, 0};
+    int http = 0, rc = M2MSEC_OK;
+    bool changed = false;
+    const char *base = EST_DEFAULT_BASE;
+    if (http_status)
+        *http_status = 0;
+    if (c == NULL || san_uri == NULL || key_out == NULL || cert_out == NULL ||
+        strnlen(san_uri, 256) == 0 || strnlen(san_uri, 256) > 255 || strchr(san_uri, '*'))
+        return cl_errf(c, M2MSEC_ERR_USAGE, "EST needs a SAN URI (no wildcard) and output files");
+    TRY(get_cacerts(c, base, &http, &ca));
+    TRY(get_csrattrs(c, base, &http));
+    /* [INTERP] the CSR only carries identity and channel binding: a throwaway P-256 key signs it */
+    if (gnutls_x509_privkey_init(&csr_key) < 0 ||
+        gnutls_x509_privkey_generate(csr_key, GNUTLS_PK_ECDSA,
+                                     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0)
+        BAIL(cl_errf(c, M2MSEC_ERR_NOMEM, "cannot generate a P-256 key"));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = keygen_once(c, base, san_uri, csr_key, &http, &key, &cert, &changed);
+        if (!(rc == M2MSEC_ERR_PROTOCOL && changed))
+            break; /* a reconnect between exporter and request: once more on the new session */
+    }
+    if (rc != M2MSEC_OK)
+        goto out;
+    TRY(write_outputs(c, key, key_out, &cert, cert_out, &ca, ca_out));
+out:
+    if (http_status)
+        *http_status = http;
+    gnutls_free(ca.data);
+    gnutls_free(cert.data);
+    gnutls_x509_privkey_deinit(csr_key);
+    gnutls_x509_privkey_deinit(key);
+    return rc;
 }

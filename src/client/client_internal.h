@@ -214,5 +214,11 @@ int cl_est_enroll(struct m2msec_client *c, const char *base_path, const char *sa
 /* PEM of every certificate of a DER PKCS#7 certs-only into *pem (gnutls_free); *first (may be
  * NULL) gets the DER of the first (gnutls_free). PROTOCOL when it holds none or does not parse. */
 int cl_est_pkcs7_certs(const uint8_t *der, size_t len, gnutls_datum_t *pem, gnutls_datum_t *first);
+/* The multipart/mixed answer of /serverkeygen (RFC 7030 4.4.2; peer data, bounded): boundary
+ * from ctype, exactly one unencrypted PKCS#8 P-256 key (*key) and one certs-only PKCS#7 (*cert_pem
+ * and *first as cl_est_pkcs7_certs). PROTOCOL otherwise, nothing left allocated. */
+int cl_est_keygen_parse(const char *ctype, const uint8_t *body, size_t len,
+                        gnutls_x509_privkey_t *key, gnutls_datum_t *cert_pem,
+                        gnutls_datum_t *first);
 
 #endif

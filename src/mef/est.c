@@ -1,6 +1,6 @@
 /* est.c: the EST registration authority of the MEF (RFC 7030; TS-0003 8.3.6.2, 10.1.4): the MEF
- * CA, /cacerts, the PKCS#10 checks of /simpleenroll and /simplereenroll, and certificate issuing.
- */
+ * CA, /cacerts, the PKCS#10 checks of /simpleenroll and /simplereenroll, certificate issuing, and
+ * server-side key generation (/serverkeygen). */
 #include "mef/est.h"
 
 #include <gnutls/abstract.h>
@@ -503,16 +503,14 @@ out:
     return rc;
 }
 
-/* Issues the certificate for the checked request; its DER goes to *der (gnutls_free). */
-static m2m_rc issue(const struct est_ca *ca, gnutls_x509_crq_t crq, const char *san,
+/* Issues the certificate for pub (the checked request's key, or the one /serverkeygen made);
+ * its DER goes to *der (gnutls_free). */
+static m2m_rc issue(const struct est_ca *ca, gnutls_pubkey_t pub, const char *san,
                     const struct est_enroll_req *req, gnutls_datum_t *der, struct est_result *res)
 {
     m2m_rc rc = M2M_OK;
     gnutls_x509_crt_t crt = NULL, issuer = NULL;
-    gnutls_pubkey_t pub = NULL;
     uint8_t fp[32];
-    ENSURE(gnutls_pubkey_init(&pub) >= 0, M2M_ERR_NOMEM);
-    ENSURE(gnutls_pubkey_import_x509_crq(pub, crq, 0) >= 0, M2M_ERR_INTERNAL);
     ENSURE(gnutls_x509_crt_init(&crt) >= 0, M2M_ERR_NOMEM);
     ENSURE(gnutls_x509_crt_init(&issuer) >= 0, M2M_ERR_NOMEM);
     ENSURE(gnutls_x509_crt_import(issuer, &ca->cert_der, GNUTLS_X509_FMT_DER) >= 0,
@@ -524,8 +522,6 @@ static m2m_rc issue(const struct est_ca *ca, gnutls_x509_crq_t crq, const char *
     ENSURE(gnutls_hash_fast(GNUTLS_DIG_SHA256, der->data, der->size, fp) >= 0, M2M_ERR_INTERNAL);
     hex_lower(fp, sizeof fp, res->fingerprint);
 out:
-    if (pub)
-        gnutls_pubkey_deinit(pub);
     if (crt)
         gnutls_x509_crt_deinit(crt);
     if (issuer)
@@ -583,6 +579,7 @@ m2m_rc est_enroll(const struct est_ca *ca, const struct est_enroll_req *req, str
     m2m_rc rc = M2M_OK;
     const char *why = "internal error";
     gnutls_x509_crq_t crq = NULL;
+    gnutls_pubkey_t pub = NULL;
     gnutls_datum_t crt = {NULL, 0}, p7 = {NULL, 0};
     uint8_t *der = NULL;
     size_t der_len = 0;
@@ -594,7 +591,9 @@ m2m_rc est_enroll(const struct est_ca *ca, const struct est_enroll_req *req, str
     TRY(body_decode(req, &der, &der_len, &why));
     TRY(csr_check(der, der_len, &crq, san, sizeof san, ch, sizeof ch, &why));
     TRY(authorize(ca, req, crq, san, ch, &why));
-    TRY(issue(ca, crq, san, req, &crt, res));
+    ENSURE(gnutls_pubkey_init(&pub) >= 0, M2M_ERR_NOMEM);
+    ENSURE(gnutls_pubkey_import_x509_crq(pub, crq, 0) >= 0, M2M_ERR_INTERNAL);
+    TRY(issue(ca, pub, san, req, &crt, res));
     TRY(pkcs7_certs_only(&crt, &p7));
     TRY(est_b64_encode(p7.data, p7.size, out));
 out: /* est_b64_encode, the only writer of out, appends nothing when it fails */
@@ -602,6 +601,134 @@ out: /* est_b64_encode, the only writer of out, appends nothing when it fails */
     free(der);
     gnutls_free(crt.data);
     gnutls_free(p7.data);
+    if (pub)
+        gnutls_pubkey_deinit(pub);
+    if (crq)
+        gnutls_x509_crq_deinit(crq);
+    return finish(rc, why, san, res);
+}
+
+/* ---- server-side key generation (RFC 7030 4.4) ---- */
+
+#define EST_PART_HDR(ct) "Content-Type: " ct "\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+#define EST_KEY_PART EST_PART_HDR("application/pkcs8")
+#define EST_CERT_PART EST_PART_HDR("application/pkcs7-mime; smime-type=certs-only")
+
+/* A fresh P-256 key pair (F8): the private key as unencrypted PKCS#8 DER in *p8 (the caller
+ * wipes and gnutls_frees it, also on failure) and the public key in *pub (caller deinits). The
+ * GnuTLS key objects wipe their parameters when deinitialised. */
+static m2m_rc keygen(gnutls_datum_t *p8, gnutls_pubkey_t *pub)
+{
+    m2m_rc rc = M2M_OK;
+    gnutls_x509_privkey_t xk = NULL;
+    gnutls_privkey_t pk = NULL;
+    const unsigned bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+    ENSURE(gnutls_x509_privkey_init(&xk) >= 0, M2M_ERR_NOMEM);
+    ENSURE(gnutls_x509_privkey_generate(xk, GNUTLS_PK_ECDSA, bits, 0) >= 0, M2M_ERR_INTERNAL);
+    /* RFC 7030 4.4.2: without DecryptKeyIdentifier or AsymmetricDecryptKeyIdentifier in the
+     * request the key is returned unencrypted, protected by the TLS session only. */
+    ENSURE(gnutls_x509_privkey_export2_pkcs8(xk, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN,
+                                             p8) >= 0,
+           M2M_ERR_INTERNAL);
+    ENSURE(gnutls_privkey_init(&pk) >= 0, M2M_ERR_NOMEM);
+    ENSURE(gnutls_privkey_import_x509(pk, xk, 0) >= 0, M2M_ERR_INTERNAL);
+    ENSURE(gnutls_pubkey_init(pub) >= 0, M2M_ERR_NOMEM);
+    ENSURE(gnutls_pubkey_import_privkey(*pub, pk, 0, 0) >= 0, M2M_ERR_INTERNAL);
+out:
+    if (pk)
+        gnutls_privkey_deinit(pk);
+    if (xk)
+        gnutls_x509_privkey_deinit(xk);
+    return rc;
+}
+
+/* RFC 7030 4.4.2: the multipart/mixed body, private key part first. out is reserved once at its
+ * final size so that no reallocation leaves a copy of the key in freed memory. base64 has no
+ * '-', so no line of a part can look like a boundary (RFC 2046 5.1.1). */
+static m2m_rc multipart(const gnutls_datum_t *p8, const gnutls_datum_t *p7, const char *bnd,
+                        struct m2m_buf *out)
+{
+    m2m_rc rc = M2M_OK;
+    size_t bl = strlen(bnd);
+    size_t need = (p8->size + 2) / 3 * 4 + (p7->size + 2) / 3 * 4 + 3 * (bl + 8) +
+                  sizeof EST_KEY_PART + sizeof EST_CERT_PART;
+    TRY(m2m_buf_reserve(out, need));
+    TRY(m2m_buf_appendf(out, "--%s\r\n" EST_KEY_PART, bnd));
+    TRY(est_b64_encode(p8->data, p8->size, out));
+    TRY(m2m_buf_appendf(out, "\r\n--%s\r\n" EST_CERT_PART, bnd));
+    TRY(est_b64_encode(p7->data, p7->size, out));
+    TRY(m2m_buf_appendf(out, "\r\n--%s--\r\n", bnd));
+out:
+    return rc;
+}
+
+/* A random boundary (RFC 2046 5.1.1: at most 70 characters) and the answer's Content-Type. */
+static m2m_rc boundary(char *bnd, size_t bcap, char *ctype, size_t ccap)
+{
+    uint8_t r[16];
+    if (bcap < 2 * sizeof r + 8 || ccap < EST_CTYPE_MAX ||
+        gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r) < 0)
+        return M2M_ERR_INTERNAL;
+    memcpy(bnd, "est-", 4);
+    hex_lower(r, sizeof r, bnd + 4);
+    snprintf(ctype, ccap, "multipart/mixed; boundary=%s", bnd);
+    return M2M_OK;
+}
+
+/* Key generation, issuing and the answer of est_serverkeygen, after the checks. */
+static m2m_rc keygen_answer(const struct est_ca *ca, const char *san,
+                            const struct est_enroll_req *req, struct m2m_buf *out, char *ctype,
+                            size_t ctype_cap, struct est_result *res)
+{
+    m2m_rc rc = M2M_OK;
+    gnutls_datum_t p8 = {NULL, 0}, crt = {NULL, 0}, p7 = {NULL, 0};
+    gnutls_pubkey_t pub = NULL;
+    char bnd[48];
+    TRY(keygen(&p8, &pub));
+    TRY(issue(ca, pub, san, req, &crt, res));
+    TRY(pkcs7_certs_only(&crt, &p7));
+    TRY(boundary(bnd, sizeof bnd, ctype, ctype_cap));
+    TRY(multipart(&p8, &p7, bnd, out));
+out:
+    if (p8.data) {
+        m2m_wipe(p8.data, p8.size);
+        gnutls_free(p8.data);
+    }
+    if (rc != M2M_OK && out->data) { /* nothing appended on failure, and no key left behind */
+        m2m_wipe(out->data, out->cap);
+        out->len = 0;
+    }
+    if (pub)
+        gnutls_pubkey_deinit(pub);
+    gnutls_free(crt.data);
+    gnutls_free(p7.data);
+    return rc;
+}
+
+m2m_rc est_serverkeygen(const struct est_ca *ca, const struct est_enroll_req *req,
+                        struct m2m_buf *out, char *ctype, size_t ctype_cap, struct est_result *res)
+{
+    m2m_rc rc = M2M_OK;
+    const char *why = "internal error";
+    gnutls_x509_crq_t crq = NULL;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    char san[EST_ID_MAX] = "", ch[EST_CHALLENGE_MAX + 1] = "";
+    memset(res, 0, sizeof *res);
+    ENSURE(ca != NULL && req != NULL && out != NULL && out->len == 0, M2M_ERR_INTERNAL);
+    ENSURE(ctype != NULL && ctype_cap >= EST_CTYPE_MAX && req->current_cert == NULL,
+           M2M_ERR_INTERNAL);
+    ENSURE(req->days > 0 && req->days <= EST_DAYS_MAX, M2M_ERR_INTERNAL);
+    ENSURE(req->now_s >= 0 && req->now_s <= EST_TIME_MAX, M2M_ERR_INTERNAL);
+    /* RFC 7030 4.4.1: the request is checked as for /simpleenroll (4.2.1); the SAN it names
+     * goes into the certificate of the key generated here. */
+    TRY(body_decode(req, &der, &der_len, &why));
+    TRY(csr_check(der, der_len, &crq, san, sizeof san, ch, sizeof ch, &why));
+    TRY(authorize(ca, req, crq, san, ch, &why));
+    TRY(keygen_answer(ca, san, req, out, ctype, ctype_cap, res));
+out:
+    m2m_wipe(ch, sizeof ch);
+    free(der);
     if (crq)
         gnutls_x509_crq_deinit(crq);
     return finish(rc, why, san, res);

@@ -81,6 +81,23 @@ struct est_result {
 M2M_WARN_UNUSED m2m_rc est_enroll(const struct est_ca *ca, const struct est_enroll_req *req,
                                   struct m2m_buf *out, struct est_result *res);
 
+/* POST /serverkeygen (RFC 7030 4.4; TS-0003 8.3.6.2.1): the request is checked exactly as by
+ * est_enroll for /simpleenroll (req->current_cert must be NULL: M2M_ERR_INTERNAL otherwise); the
+ * CSR's key only proves that the request is well formed (RFC 7030 4.4.1: any key the client
+ * holds). Then a fresh P-256 key pair is generated, the certificate of est_enroll's profile is
+ * issued for its public key with the CSR's SAN, and out receives the whole multipart/mixed body
+ * of RFC 7030 4.4.2: a part "application/pkcs8" (base64 of the unencrypted PKCS#8 DER private
+ * key) then a part "application/pkcs7-mime; smime-type=certs-only" (base64 certs-only PKCS#7),
+ * each with "Content-Transfer-Encoding: base64", CRLF line ends. ctype (cap >= EST_CTYPE_MAX)
+ * receives the Content-Type of the answer, "multipart/mixed; boundary=<random>". out is reserved
+ * once at its final size (no reallocation leaves a copy of the key behind); the caller must
+ * m2m_wipe(out->data, out->cap) before m2m_buf_free. Every other copy of the key is wiped here.
+ * Results and res as est_enroll; nothing is appended to out on failure. */
+#define EST_CTYPE_MAX 96
+M2M_WARN_UNUSED m2m_rc est_serverkeygen(const struct est_ca *ca, const struct est_enroll_req *req,
+                                        struct m2m_buf *out, char *ctype, size_t ctype_cap,
+                                        struct est_result *res);
+
 /* The checks of est_enroll up to (not including) issuing, on a DER PKCS#10: used by the fuzz
  * target and by the client library's self-check. san/cap receive the SAN URI, challenge/chcap
  * the challengePassword (both NUL-terminated). M2M_ERR_MALFORMED: DER (trailing bytes included),

@@ -1,7 +1,7 @@
 /* mef_est.c: the EST routes of the MEF listener (RFC 7030 over the Mmef TLS session; TS-0003
  * 8.3.6.2, SPEC-MAP G7): the TLS session is the client authentication, the identity the CSR may
  * name comes from the store (CERT_PROV commands) and the session, the checks and the issuing
- * are src/mef/est.c's. */
+ * are src/mef/est.c's; /serverkeygen answers with a key generated here (RFC 7030 4.4). */
 #include <stdio.h>
 #include <string.h>
 
@@ -45,9 +45,25 @@ static bool reenroll_san(struct mef_server *m, const struct m2m_secctx *sec, cha
     return mef_store_cert_san(m->st, sec->cred_id + 5, san, MEF_ID_MAX + 1) == M2M_OK;
 }
 
-static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
-                             const struct srv_raw_request *r, bool re)
+enum est_op { EST_OP_ENROLL, EST_OP_REENROLL, EST_OP_KEYGEN };
+
+/* Answers a successful enrolment: the certs-only PKCS#7, or for /serverkeygen the multipart
+ * body with the new private key (RFC 7030 4.4.2), which is wiped once the transport has taken
+ * its copy; the key is never logged nor stored. */
+static void est_send(struct srv_exchange *x, enum est_op op, const char *ctype, struct m2m_buf *out)
 {
+    if (op != EST_OP_KEYGEN)
+        return srv_respond_raw(x, 200, "application/pkcs7-mime; smime-type=certs-only", EST_B64,
+                               out->data, out->len);
+    srv_respond_raw(x, 200, ctype, NULL, out->data, out->len);
+    m2m_wipe(out->data, out->cap);
+}
+
+static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
+                             const struct srv_raw_request *r, enum est_op op)
+{
+    bool re = op == EST_OP_REENROLL;
+    char ctype[EST_CTYPE_MAX] = "";
     char ids[EST_MAX_IDS][MEF_ID_MAX + 1];
     const char *idp[EST_MAX_IDS];
     uint8_t cb[EST_CB_LEN];
@@ -72,20 +88,23 @@ static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
                                .cb_len = sizeof cb,
                                .days = m->cfg.cert_days,
                                .now_s = m2m_now_us() / 1000000};
-    m2m_rc rc = est_enroll(m->ca, &q, &out, &res);
+    m2m_rc rc = op == EST_OP_KEYGEN ? est_serverkeygen(m->ca, &q, &out, ctype, sizeof ctype, &res)
+                                    : est_enroll(m->ca, &q, &out, &res);
     m2m_wipe(cb, sizeof cb);
     if (rc == M2M_OK && mef_store_cert_add(m->st, res.serial_hex, res.san, res.fingerprint,
                                            r->sec.identity) != M2M_OK)
         rc = M2M_ERR_IO;
     if (rc == M2M_OK) {
-        log_info("mef: EST issued %s to %s (serial %s)", res.san, r->sec.identity, res.serial_hex);
-        srv_respond_raw(x, 200, "application/pkcs7-mime; smime-type=certs-only", EST_B64, out.data,
-                        out.len);
+        log_info("mef: EST issued %s to %s (serial %s%s)", res.san, r->sec.identity, res.serial_hex,
+                 op == EST_OP_KEYGEN ? ", server-generated key" : "");
+        est_send(x, op, ctype, &out);
     } else {
         log_info("mef: EST refused for %s: %s", r->sec.identity, res.error);
         est_text(x, rc == M2M_ERR_IO ? 500 : (res.http_status ? res.http_status : 500),
                  res.error[0] ? res.error : "enrolment failed");
     }
+    if (out.data) /* a failed store write leaves a generated key here */
+        m2m_wipe(out.data, out.cap);
     m2m_buf_free(&out);
 }
 
@@ -115,9 +134,12 @@ void mef_est_route(void *ctx, struct srv_exchange *x, const struct srv_raw_reque
         else
             est_text(x, 500, "csrattrs failed\n");
     } else if (post && strcmp(op, "simpleenroll") == 0) {
-        est_enroll_route(m, x, r, false);
+        est_enroll_route(m, x, r, EST_OP_ENROLL);
     } else if (post && strcmp(op, "simplereenroll") == 0) {
-        est_enroll_route(m, x, r, true);
+        est_enroll_route(m, x, r, EST_OP_REENROLL);
+    } else if (post && strcmp(op, "serverkeygen") == 0) {
+        /* TS-0003 8.3.6.2.1: the MEF supports server-side key generation (RFC 7030 4.4) */
+        est_enroll_route(m, x, r, EST_OP_KEYGEN);
     } else {
         est_text(x, 404, "unknown EST operation\n");
     }

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -384,7 +385,7 @@ class MefServerTest(unittest.TestCase):
         r = self.mef.request("GET", "/.well-known/est/cacerts", tls=True)  # no credential
         self.assertEqual(r.status, 403)
 
-    def est_enroll(self, kpm, san, cb_override=None):
+    def est_enroll(self, kpm, san, cb_override=None, op="simpleenroll"):
         """simpleenroll over one PSK session: the challengePassword is the session's
         tls-exporter channel binding, read from openssl's -keymatexport output first."""
         work = self.mef.work
@@ -412,9 +413,9 @@ class MefServerTest(unittest.TestCase):
             csr = subprocess.run(["openssl", "req", "-new", "-key", key, "-config", conf,
                                   "-outform", "DER"], check=True, capture_output=True).stdout
             body = base64.b64encode(csr)
-            req = ("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: %s\r\n"
+            req = ("POST /.well-known/est/%s HTTP/1.1\r\nHost: %s\r\n"
                    "Content-Type: application/pkcs10\r\nContent-Transfer-Encoding: base64\r\n"
-                   "Content-Length: %d\r\nConnection: close\r\n\r\n" % (HOST, len(body)))
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n" % (op, HOST, len(body)))
             p.stdin.write(req.encode() + body)
             p.stdin.flush()
             out, _ = p.communicate(timeout=20)
@@ -437,6 +438,81 @@ class MefServerTest(unittest.TestCase):
         # another identity, or a challengePassword of another session: 403
         self.assertEqual(self.est_enroll(kpm, "//m2msec.example.com/id-in/Cother")[0][0], 403)
         self.assertEqual(self.est_enroll(kpm, ae, cb_override=b"\0" * 32)[0][0], 403)
+
+    def keygen_cli(self, kpm, origin, san, outdir):
+        """`m2msec client est-enroll --server-keygen` with a PSK; returns (rc, stderr, paths)."""
+        psk_file = os.path.join(self.mef.work, "kpm-%s.hex" % re.sub(r"[^A-Za-z0-9]", "_", kpm))
+        paths = [os.path.join(outdir, n) for n in ("k.key", "k.pem", "ca.pem")]
+        argv = [m2mtest.BIN, "client", "--url", "https://%s:%d" % (HOST, self.mef.port),
+                "--servername", MEF_FQDN, "--ca", self.mef.ca_pem, "--from", origin,
+                "--timeout-ms", "20000", "--psk-identity", kpm, "--psk-file", psk_file,
+                "est-enroll", "--server-keygen", "--san", san, "--key-out", paths[0],
+                "--cert-out", paths[1], "--ca-out", paths[2]]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                           text=True)
+        return p.returncode, p.stdout + p.stderr, paths
+
+    def test_52_est_serverkeygen_cli_then_certificate_login(self):
+        """RFC 7030 4.4 (TS-0003 8.3.6.2.1): the MEF generates the key; the client writes key
+        (0600) and certificate, which verify under the MEF CA and open an Mmef session."""
+        kpm = "ae11@" + MEF_FQDN
+        ae = "//m2msec.example.com/id-in/Cae11"
+        self.mef.add_kpm(kpm, KEY1, ae)
+        outdir = os.path.join(self.mef.work, "keygen11")
+        os.makedirs(outdir, exist_ok=True)
+        rc, out, (key, cert, ca) = self.keygen_cli(kpm, ae, ae, outdir)
+        self.assertEqual(rc, 0, out + self.mef.stderr_text())
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        v = subprocess.run(["openssl", "verify", "-purpose", "sslclient", "-CAfile",
+                            self.mef.ca_pem, cert], capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        v = subprocess.run(["openssl", "verify", "-CAfile", ca, cert], capture_output=True)
+        self.assertEqual(v.returncode, 0)
+        txt = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-text"],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertIn("URI:" + ae, txt)
+        self.assertIn("P-256", txt)
+        pub_k = subprocess.run(["openssl", "pkey", "-in", key, "-pubout"], capture_output=True,
+                               check=True).stdout
+        pub_c = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                               capture_output=True, check=True).stdout
+        self.assertEqual(pub_k, pub_c)
+        listed = self.mef.admin("list", "--certs").stdout
+        self.assertIn(ae, listed)
+        # the MEF logs the issuing, never the key
+        with open(key) as f:
+            key_text = f.read()
+        body = "".join(key_text.splitlines()[1:-1])
+        self.assertNotIn(body[:40], self.mef.stderr_text())
+        # the certificate obtained opens an Mmef session with certificate authentication
+        r = self.cert_request((cert, key), "GET", "/mef", ae)
+        self.assertEqual((r.status, r.rsc), (200, 2000), r.describe())
+
+    def test_53_est_serverkeygen_refusals(self):
+        kpm = "ae12@" + MEF_FQDN
+        ae = "//m2msec.example.com/id-in/Cae12"
+        self.mef.add_kpm(kpm, KEY1, ae)
+        outdir = os.path.join(self.mef.work, "keygen12")
+        os.makedirs(outdir, exist_ok=True)
+        # an identity the client is not associated with: 403, nothing written
+        rc, out, (key, cert, _) = self.keygen_cli(kpm, ae, "//m2msec.example.com/id-in/Cx", outdir)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("HTTP 403", out)
+        self.assertFalse(os.path.exists(key) or os.path.exists(cert))
+        # raw: the right CSR answers multipart/mixed; another session's binding 403; garbage 400
+        rs = self.est_enroll(kpm, ae, op="serverkeygen")
+        self.assertEqual(rs[0][0], 200, rs)
+        ctype = rs[0][1]["content-type"]
+        self.assertTrue(ctype.startswith("multipart/mixed; boundary="), ctype)
+        self.assertIn(b"Content-Type: application/pkcs8", rs[0][2])
+        self.assertIn(b"Content-Type: application/pkcs7-mime; smime-type=certs-only", rs[0][2])
+        self.assertEqual(self.est_enroll(kpm, ae, cb_override=b"\1" * 32,
+                                         op="serverkeygen")[0][0], 403)
+        self.assertEqual(self.est_enroll(kpm, "//m2msec.example.com/id-in/Cx",
+                                         op="serverkeygen")[0][0], 403)
+        self.assertEqual(self.raw("POST", "/.well-known/est/serverkeygen", b"AAAA",
+                                  "application/pkcs10", kpm=kpm)[0][0], 400)
+        self.assertEqual(self.raw("GET", "/.well-known/est/serverkeygen", kpm=kpm)[0][0], 404)
 
     # -- administration and the store -------------------------------------------------------
     def test_60_store_mode_list_and_revoke(self):

@@ -1122,6 +1122,158 @@ static void test_reenroll_foreign(void **state)
     gnutls_free(der.data);
 }
 
+/* ---- /serverkeygen (RFC 7030 4.4) ---- */
+
+/* Runs est_serverkeygen on the DER request (tmpl NULL: the default request) and checks the
+ * outcome; on success returns the body and its Content-Type in ctype. */
+static struct m2m_buf keygen_der(const gnutls_datum_t *der, const struct est_enroll_req *tmpl,
+                                 m2m_rc want_rc, int want_http, char *ctype)
+{
+    char *body = b64(der->data, der->size);
+    struct est_enroll_req r = tmpl ? *tmpl : req_for(body);
+    r.body = (const uint8_t *)body;
+    r.body_len = strlen(body);
+    struct m2m_buf out = M2M_BUF_INIT;
+    struct est_result res;
+    assert_int_equal(est_serverkeygen(g_ca, &r, &out, ctype, EST_CTYPE_MAX, &res), want_rc);
+    assert_int_equal(res.http_status, want_http);
+    assert_true(want_rc == M2M_OK ? out.len > 0 && res.error[0] == '\0'
+                                  : out.len == 0 && res.error[0] != '\0');
+    free(body);
+    return out;
+}
+
+/* The base64 content of the part of body with Content-Type ct (between the blank line after
+ * its headers and the next CRLF "--"), decoded. */
+static gnutls_datum_t part_of(const struct m2m_buf *body, const char *bnd, const char *ct)
+{
+    char hdr[256];
+    snprintf(hdr, sizeof hdr,
+             "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", bnd, ct);
+    const uint8_t *at = memmem(body->data, body->len, hdr, strlen(hdr));
+    assert_non_null(at);
+    at += strlen(hdr);
+    const uint8_t *end = memmem(at, body->len - (size_t)(at - body->data), "\r\n--", 4);
+    assert_non_null(end);
+    struct m2m_buf b = {(uint8_t *)at, (size_t)(end - at), 0, 0};
+    return unb64(&b);
+}
+
+static void test_serverkeygen_happy(void **state)
+{
+    char ctype[EST_CTYPE_MAX], bnd[80], close_line[100];
+    gnutls_datum_t csr = good_csr();
+    struct m2m_buf out = keygen_der(&csr, NULL, M2M_OK, 200, ctype);
+    /* multipart/mixed with a boundary; two parts, key first, then the closing delimiter */
+    assert_int_equal(strncmp(ctype, "multipart/mixed; boundary=", 26), 0);
+    snprintf(bnd, sizeof bnd, "%s", ctype + 26);
+    assert_true(strlen(bnd) >= 16 && strlen(bnd) <= 70);
+    snprintf(close_line, sizeof close_line, "\r\n--%s--\r\n", bnd);
+    assert_int_equal(
+        memcmp(out.data + out.len - strlen(close_line), close_line, strlen(close_line)), 0);
+    gnutls_datum_t p8 = part_of(&out, bnd, "application/pkcs8");
+    gnutls_datum_t p7 = part_of(&out, bnd, "application/pkcs7-mime; smime-type=certs-only");
+    const uint8_t *kp = memmem(out.data, out.len, "application/pkcs8", 17);
+    const uint8_t *cp = memmem(out.data, out.len, "application/pkcs7-mime", 22);
+    assert_true(kp != NULL && cp != NULL && kp < cp);
+    /* The key is an unencrypted PKCS#8 P-256 key, and the certificate certifies it (not the
+     * key that signed the CSR), for the CSR's SAN, under the MEF CA. */
+    gnutls_x509_privkey_t key;
+    assert_int_equal(gnutls_x509_privkey_init(&key), 0);
+    assert_int_equal(
+        gnutls_x509_privkey_import_pkcs8(key, &p8, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN),
+        0);
+    unsigned bits = 0;
+    assert_int_equal(gnutls_x509_privkey_get_pk_algorithm2(key, &bits), GNUTLS_PK_ECDSA);
+    assert_int_equal(bits, 256);
+    struct m2m_buf p7b = M2M_BUF_INIT;
+    assert_int_equal(est_b64_encode(p7.data, p7.size, &p7b), M2M_OK);
+    gnutls_x509_crt_t crt = p7_single_cert(&p7b), ca = load_pem(g_ca_pem);
+    unsigned status = 0xffff;
+    assert_int_equal(gnutls_x509_crt_verify(crt, &ca, 1, 0, &status), 0);
+    assert_int_equal(status, 0);
+    uint8_t k1[64], k2[64], k3[64];
+    size_t l1 = sizeof k1, l2 = sizeof k2, l3 = sizeof k3;
+    assert_int_equal(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, k1, &l1), 0);
+    assert_int_equal(gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, k2, &l2), 0);
+    assert_int_equal(gnutls_x509_privkey_get_key_id(g_key, GNUTLS_KEYID_USE_SHA256, k3, &l3), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(k1, k2, l1);
+    assert_memory_not_equal(k1, k3, l1);
+    char san[512];
+    size_t sz = sizeof san;
+    assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 0, san, &sz, NULL), GNUTLS_SAN_URI);
+    assert_string_equal(san, AE_ID);
+    if (have_openssl())
+        openssl_verify_issued(&p7b);
+    /* A second request gets another key and another boundary. */
+    char ctype2[EST_CTYPE_MAX];
+    struct m2m_buf out2 = keygen_der(&csr, NULL, M2M_OK, 200, ctype2);
+    assert_string_not_equal(ctype, ctype2);
+    gnutls_datum_t p8b = part_of(&out2, ctype2 + 26, "application/pkcs8");
+    assert_false(p8b.size == p8.size && memcmp(p8b.data, p8.data, p8.size) == 0);
+    gnutls_free(p8b.data);
+    m2m_buf_free(&out2);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_crt_deinit(ca);
+    gnutls_x509_privkey_deinit(key);
+    m2m_buf_free(&p7b);
+    gnutls_free(p8.data);
+    gnutls_free(p7.data);
+    m2m_buf_free(&out);
+    gnutls_free(csr.data);
+}
+
+static void test_serverkeygen_refuses(void **state)
+{
+    char ctype[EST_CTYPE_MAX];
+    /* Tampered CSR: 400. */
+    gnutls_datum_t csr = good_csr();
+    csr.data[csr.size - 2] ^= 0x01;
+    struct m2m_buf out = keygen_der(&csr, NULL, M2M_ERR_MALFORMED, 400, ctype);
+    csr.data[csr.size - 2] ^= 0x01;
+    /* Wrong channel binding (the CSR of another TLS session): 403. */
+    char *body = b64(csr.data, csr.size);
+    struct est_enroll_req r = req_for(body);
+    uint8_t other[EST_CB_LEN];
+    memcpy(other, g_cb, sizeof other);
+    other[0] ^= 0x80;
+    r.cb = other;
+    out = keygen_der(&csr, &r, M2M_ERR_DENIED, 403, ctype);
+    /* Right CSR, client not associated with the identity: 403. */
+    r = req_for(body);
+    r.allowed_ids = (const char *const[]){AE_ID2};
+    r.n_allowed = 1;
+    out = keygen_der(&csr, &r, M2M_ERR_DENIED, 403, ctype);
+    /* A re-enrolment certificate is not an input of /serverkeygen; a short ctype buffer. */
+    r = req_for(body);
+    r.current_cert = csr.data;
+    r.current_cert_len = csr.size;
+    out = keygen_der(&csr, &r, M2M_ERR_INTERNAL, 500, ctype);
+    struct est_result res;
+    r = req_for(body);
+    assert_int_equal(est_serverkeygen(g_ca, &r, &out, ctype, EST_CTYPE_MAX - 1, &res),
+                     M2M_ERR_INTERNAL);
+    free(body);
+    gnutls_free(csr.data);
+    /* Wrong identity in the CSR, no challengePassword, an RSA key: 403, 403, 400. */
+    struct csr_opts o = {.cn = AE_ID2, .san = {AE_ID2}, .challenge = g_challenge};
+    csr = make_csr(&o);
+    out = keygen_der(&csr, NULL, M2M_ERR_DENIED, 403, ctype);
+    gnutls_free(csr.data);
+    struct csr_opts none = {.cn = AE_ID, .san = {AE_ID}};
+    csr = make_csr(&none);
+    out = keygen_der(&csr, NULL, M2M_ERR_DENIED, 403, ctype);
+    gnutls_free(csr.data);
+    gnutls_x509_privkey_t rsa = new_key(GNUTLS_PK_RSA, 2048);
+    struct csr_opts ro = {.key = rsa, .cn = AE_ID, .san = {AE_ID}, .challenge = g_challenge};
+    csr = make_csr(&ro);
+    out = keygen_der(&csr, NULL, M2M_ERR_MALFORMED, 400, ctype);
+    gnutls_free(csr.data);
+    gnutls_x509_privkey_deinit(rsa);
+    m2m_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1135,6 +1287,7 @@ int main(void)
         cmocka_unit_test(test_enroll_bad_args),    cmocka_unit_test(test_csr_check_der),
         cmocka_unit_test(test_enroll_duplicates),  cmocka_unit_test(test_reenroll),
         cmocka_unit_test(test_reenroll_foreign),   cmocka_unit_test(test_enroll_challenge_charset),
+        cmocka_unit_test(test_serverkeygen_happy), cmocka_unit_test(test_serverkeygen_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
