@@ -75,6 +75,12 @@ void m2m_buf_reset(struct m2m_buf *b)
     b->len = 0;
 }
 
+void m2m_buf_wipe(struct m2m_buf *b)
+{
+    if (b->data != NULL && b->cap > 0)
+        explicit_bzero(b->data, b->cap);
+}
+
 void m2m_buf_free(struct m2m_buf *b)
 {
     free(b->data);

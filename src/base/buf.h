@@ -30,6 +30,8 @@ void m2m_buf_consume(struct m2m_buf *b, size_t n);
 void m2m_buf_reset(struct m2m_buf *b);
 /* Frees storage; the struct may be reused after. */
 void m2m_buf_free(struct m2m_buf *b);
+/* Overwrites the whole capacity with zeros (explicit_bzero): for buffers that held secrets. */
+void m2m_buf_wipe(struct m2m_buf *b);
 /* Hands the storage to the caller as a NUL-terminated string (len excludes the NUL); the buffer is
  * left empty. NULL on allocation failure. */
 char *m2m_buf_steal(struct m2m_buf *b, size_t *len);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/secret.h"
 #include "base/timeutil.h"
 #include "bind/http/http.h"
 #include "bind/http/http_client.h"
@@ -40,6 +41,7 @@ static void conn_close(struct cl_http *h)
     if (h->fd >= 0)
         close(h->fd);
     h->fd = -1;
+    m2m_buf_wipe(&h->in);
     m2m_buf_reset(&h->in);
 }
 
@@ -168,9 +170,9 @@ static int io_read(struct cl_http *h, int64_t deadline)
             if (r <= 0)
                 return M2MSEC_ERR_CLOSED;
         }
-        if (m2m_buf_append(&h->in, buf, (size_t)r) != M2M_OK)
-            return M2MSEC_ERR_PROTOCOL;
-        return M2MSEC_OK;
+        m2m_rc ar = m2m_buf_append(&h->in, buf, (size_t)r);
+        m2m_wipe(buf, (size_t)r); /* answers may carry keys (fetchCredentials, serverkeygen) */
+        return ar == M2M_OK ? M2MSEC_OK : M2MSEC_ERR_PROTOCOL;
     }
 }
 
@@ -324,6 +326,8 @@ static int read_response(struct cl_http *h, struct m2msec_response *resp, int64_
             if (ctype != NULL)
                 copy_ctype(m, ctype);
             m2m_buf_consume(&h->in, used);
+            if (h->in.len == 0)
+                m2m_buf_wipe(&h->in); /* the answer may have carried key material */
             if (rc != M2MSEC_OK || !m->keep_alive || eof || h->in.len > 0)
                 conn_close(h); /* leftover bytes would belong to no request */
             goto out;

@@ -55,6 +55,7 @@ static void est_send(struct srv_exchange *x, enum est_op op, const char *ctype, 
     if (op != EST_OP_KEYGEN)
         return srv_respond_raw(x, 200, "application/pkcs7-mime; smime-type=certs-only", EST_B64,
                                out->data, out->len);
+    srv_mark_sensitive(x); /* the transport wipes its copies of the key too */
     srv_respond_raw(x, 200, ctype, NULL, out->data, out->len);
     m2m_wipe(out->data, out->cap);
 }

@@ -40,6 +40,10 @@ M2M_WARN_UNUSED m2m_rc mef_export(struct mef_call *c, const char *label, uint8_t
 
 /* Sets resp to rsc with root as its body (consumed; NULL = no body) and content_ty ty. */
 void mef_reply(struct mef_call *c, m2m_rsc rsc, int ty, cJSON *root);
+/* The same for a body that carries key material: printed into one preallocated buffer (no
+ * realloc leaves copies), the tree's strings wiped before it is freed, the response marked
+ * sensitive so that the transport wipes its copies too. */
+void mef_reply_secret(struct mef_call *c, m2m_rsc rsc, int ty, cJSON *root);
 /* An error answer with an m2m:dbg text (never key material). */
 void mef_fail(struct mef_call *c, m2m_rsc rsc, const char *msg);
 /* 5000 for store failures, 4004 NOT_FOUND, 4105 EXISTS, 4000 MALFORMED, 4103 DENIED. */

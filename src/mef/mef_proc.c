@@ -355,8 +355,10 @@ static void mkr_op2(struct mef_call *c, struct mef_mkr *k)
         if (!source && !target)
             return mef_fail(c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "not a target of this key");
         cJSON *j = mkr_json(c, k, target);
-        return j ? mef_reply(c, RSC_OK, MEF_TY_MKR, j)
-                 : mef_fail(c, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        if (j == NULL)
+            return mef_fail(c, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        return target ? mef_reply_secret(c, RSC_OK, MEF_TY_MKR, j)
+                      : mef_reply(c, RSC_OK, MEF_TY_MKR, j);
     }
     if (c->req->op != M2M_OP_UPDATE && c->req->op != M2M_OP_DELETE)
         return mef_fail(c, RSC_OPERATION_NOT_ALLOWED, "operation not allowed on <mefKeyReg>");

@@ -30,6 +30,36 @@ void mef_reply(struct mef_call *c, m2m_rsc rsc, int ty, cJSON *root)
     }
 }
 
+static void json_wipe_strings(cJSON *j)
+{
+    for (; j != NULL; j = j->next) {
+        if (j->valuestring != NULL)
+            m2m_wipe(j->valuestring, strlen(j->valuestring));
+        json_wipe_strings(j->child);
+    }
+}
+
+#define MEF_SECRET_BODY_MAX 8192 /* a sec:fcr or sec:mkr answer with its key is far smaller */
+
+void mef_reply_secret(struct mef_call *c, m2m_rsc rsc, int ty, cJSON *root)
+{
+    char *buf = malloc(MEF_SECRET_BODY_MAX);
+    c->resp->sensitive = true;
+    if (buf != NULL && !cJSON_PrintPreallocated(root, buf, MEF_SECRET_BODY_MAX, 0)) {
+        m2m_wipe(buf, MEF_SECRET_BODY_MAX);
+        free(buf);
+        buf = NULL;
+    }
+    json_wipe_strings(root);
+    cJSON_Delete(root);
+    if (buf == NULL)
+        return m2m_response_error(c->resp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+    c->resp->rsc = rsc;
+    c->resp->content_ty = ty;
+    c->resp->body = buf;
+    c->resp->body_len = strlen(buf);
+}
+
 void mef_fail(struct mef_call *c, m2m_rsc rsc, const char *msg)
 {
     m2m_response_error(c->resp, rsc, "%s", msg);
@@ -260,8 +290,7 @@ static void fcr_success(struct mef_call *c, const struct mef_enr *e, const uint8
     add_ts(o, "et", e->et);
     m2m_wipe(b64, strlen(b64));
     free(b64);
-    mef_reply(c, RSC_OK, 0, root);
-    /* the printed body holds the key: it is freed (not logged) by the transport */
+    mef_reply_secret(c, RSC_OK, 0, root); /* the body holds the key: wiped wherever copied */
 }
 
 static void fetch_credentials(struct mef_call *c, const char *rest)

@@ -1,6 +1,8 @@
 /* prim.c: lifecycle of request/response primitives and error bodies (m2m:dbg). */
 #include "model/prim.h"
 
+#include "base/secret.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@ void m2m_response_clear(struct m2m_response *r)
         return;
     free(r->rqi);
     free(r->rvi);
+    if (r->sensitive && r->body != NULL)
+        m2m_wipe(r->body, r->body_len);
     free(r->body);
     free(r->content_location);
     m2m_response_init(r);

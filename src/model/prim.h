@@ -118,6 +118,8 @@ struct m2m_response {
     size_t body_len;
     char *content_location; /* on CREATE: identifier of the new resource */
     int content_ty;         /* resource type of the body for Content-Type ";ty=" (0 = omit) */
+    bool sensitive;         /* the body carries key material: every copy is wiped before it is freed
+                               (m2m_response_clear; the HTTP transport's wire and output buffers) */
 };
 
 /* The answer channel of a request, supplied by the binding that received it: fn is called

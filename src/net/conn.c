@@ -46,6 +46,8 @@ void exchange_unref(struct srv_exchange *x)
     if (x == NULL || --x->refs > 0)
         return;
     m2m_request_clear(&x->req);
+    if (x->sensitive)
+        m2m_buf_wipe(&x->wire);
     m2m_buf_free(&x->wire);
     raw_hold_free(x->raw);
     free(x);
@@ -269,6 +271,8 @@ void conn_free(struct srv_conn *c)
     m2m_buf_free(&c->in);
     if (c->loop != NULL)
         conn_in_account(c);
+    if (c->out_sensitive)
+        m2m_buf_wipe(&c->out);
     m2m_buf_free(&c->out);
     free(c);
 }
@@ -317,6 +321,16 @@ static m2m_rc conn_collect(struct srv_conn *c)
     while (c->xq_head != NULL && c->xq_head->done) {
         struct srv_exchange *x = c->xq_head;
         ENSURE(!x->failed, M2M_ERR_NOMEM);
+        if (x->sensitive)
+            c->out_sensitive = true; /* before an append can move the older bytes */
+        if (c->out_sensitive && out_pending(c) && c->out.len + x->wire.len + 1 > c->out.cap) {
+            /* grow by copy so that the old storage is wiped, never left to realloc */
+            struct m2m_buf big = M2M_BUF_INIT;
+            TRY(m2m_buf_append(&big, c->out.data, c->out.len));
+            m2m_buf_wipe(&c->out);
+            m2m_buf_free(&c->out);
+            c->out = big;
+        }
         if (!out_pending(c)) {
             struct m2m_buf t = c->out; /* empty: take the response's storage instead of copying */
             c->out = x->wire;
@@ -369,6 +383,10 @@ static m2m_rc conn_flush(struct srv_conn *c)
         }
         c->out_off += n;
         c->t_activity_ms = now_ms();
+    }
+    if (c->out_sensitive) {
+        m2m_buf_wipe(&c->out);
+        c->out_sensitive = false;
     }
     c->out.len = c->out_off = 0;
     if (c->out.cap > 4 * SRV_READ_CHUNK)

@@ -36,6 +36,7 @@ struct srv_exchange {
     bool keep_alive; /* of the request (HTTP rules) */
     bool failed;     /* serialization failed: close the connection instead */
     bool counted;    /* handed to the handler: counted in srv->outstanding */
+    bool sensitive;  /* `wire` holds key material: wiped before it is freed or reused */
     struct m2m_request req;
     struct m2m_buf wire;
     struct srv_raw_hold *raw;   /* a raw-route request (raw.c), NULL for primitives */
@@ -53,9 +54,10 @@ struct srv_conn {
     struct tls_session *tls;
     struct m2m_secctx sec; /* template copied into every request */
     struct m2m_buf in, out;
-    size_t out_off; /* bytes of `out` already written */
-    size_t in_cap;  /* bound of `in`: one maximal request */
-    size_t in_counted; /* capacity of `in` added to srv.buffered */
+    size_t out_off;     /* bytes of `out` already written */
+    bool out_sensitive; /* `out` has held key material since it was last wiped */
+    size_t in_cap;      /* bound of `in`: one maximal request */
+    size_t in_counted;  /* capacity of `in` added to srv.buffered */
     struct srv_exchange *xq_head, *xq_tail;
     int n_pending;        /* exchanges in the FIFO */
     bool read_eof;        /* the peer finished sending */

@@ -170,9 +170,13 @@ void srv_respond_raw(struct srv_exchange *x, int http_status, const char *conten
 {
     if (x == NULL)
         return;
+    if (x->sensitive)
+        m2m_buf_wipe(&x->wire);
     m2m_buf_reset(&x->wire);
-    if (write_raw(&x->wire, http_status, content_type, extra_headers, body, len, x->keep_alive) !=
-        M2M_OK) {
+    /* a sensitive answer gets one allocation: no realloc leaves a copy of the body behind */
+    if ((x->sensitive && m2m_buf_reserve(&x->wire, len + 1024) != M2M_OK) ||
+        write_raw(&x->wire, http_status, content_type, extra_headers, body, len, x->keep_alive) !=
+            M2M_OK) {
         log_error("net: raw response %d could not be written", http_status);
         x->failed = true;
     }

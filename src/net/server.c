@@ -494,6 +494,12 @@ int srv_bound_port(const struct srv *s, int i)
 
 /* Serializes on the caller's thread (pure work, off the loop), then posts the exchange to its
  * loop. */
+void srv_mark_sensitive(struct srv_exchange *x)
+{
+    if (x != NULL)
+        x->sensitive = true;
+}
+
 void srv_respond(struct srv_exchange *x, struct m2m_response *resp)
 {
     struct m2m_response fallback;
@@ -506,8 +512,16 @@ void srv_respond(struct srv_exchange *x, struct m2m_response *resp)
         m2m_response_error(&fallback, RSC_INTERNAL_SERVER_ERROR, "no response");
         resp = &fallback;
     }
+    if (resp->sensitive)
+        x->sensitive = true;
+    if (x->sensitive)
+        m2m_buf_wipe(&x->wire);
     m2m_buf_reset(&x->wire);
-    if (http_write_response(resp, x->keep_alive, &x->wire) != M2M_OK)
+    /* one allocation for a sensitive answer: no realloc leaves a copy of the body behind */
+    if (x->sensitive && resp->body != NULL &&
+        m2m_buf_reserve(&x->wire, resp->body_len + 1024) != M2M_OK)
+        x->failed = true;
+    else if (http_write_response(resp, x->keep_alive, &x->wire) != M2M_OK)
         x->failed = true;
     m2m_response_clear(resp);
     m2m_request_clear(&x->req);

@@ -101,6 +101,10 @@ int srv_bound_port(const struct srv *s, int i);
 /* Sends the response for x (moves the response's owned fields) and releases x. Thread-safe;
  * must be called exactly once per exchange, even if the connection is gone. */
 void srv_respond(struct srv_exchange *x, struct m2m_response *resp);
+/* Marks x's answer as carrying key material (a fetched key, a server-generated private key): the
+ * transport wipes every buffer that held it before freeing or reusing it. Call before
+ * srv_respond / srv_respond_raw; a response with m2m_response.sensitive set needs no call. */
+void srv_mark_sensitive(struct srv_exchange *x);
 /* Answers a raw-route exchange: status line for http_status, Content-Type (NULL = none),
  * extra_headers (NULL or CRLF-terminated lines, e.g. "Content-Transfer-Encoding: base64\r\n"),
  * Content-Length and body. Same threading and once-only rule as srv_respond. */

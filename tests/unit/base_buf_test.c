@@ -155,6 +155,21 @@ static void test_consume(void **state)
     assert_int_equal(b.len, 0);
 }
 
+/* m2m_buf_wipe zeroes the whole capacity, also bytes consumed earlier (secrets must not stay
+ * in a buffer that is reused or freed). */
+static void test_wipe(void **state)
+{
+    struct m2m_buf b = M2M_BUF_INIT;
+    assert_int_equal(m2m_buf_append(&b, "secret-key-material", 19), M2M_OK);
+    m2m_buf_consume(&b, 7);
+    m2m_buf_wipe(&b);
+    for (size_t i = 0; i < b.cap; i++)
+        assert_int_equal(b.data[i], 0);
+    assert_int_equal(b.len, 12); /* the length is the caller's business */
+    m2m_buf_free(&b);
+    m2m_buf_wipe(&b); /* an empty buffer: no-op */
+}
+
 static void test_steal(void **state)
 {
     struct m2m_buf b = M2M_BUF_INIT;
@@ -205,11 +220,11 @@ static void test_steal_at_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_basics),  cmocka_unit_test(test_growth),
-        cmocka_unit_test(test_limit_edge),     cmocka_unit_test(test_limit_overflow),
-        cmocka_unit_test(test_appendf),        cmocka_unit_test(test_appendf_limit),
-        cmocka_unit_test(test_consume),        cmocka_unit_test(test_steal),
-        cmocka_unit_test(test_steal_at_limit),
+        cmocka_unit_test(test_append_basics),  cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_growth),         cmocka_unit_test(test_limit_edge),
+        cmocka_unit_test(test_limit_overflow), cmocka_unit_test(test_appendf),
+        cmocka_unit_test(test_appendf_limit),  cmocka_unit_test(test_consume),
+        cmocka_unit_test(test_steal),          cmocka_unit_test(test_steal_at_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,6 +194,13 @@ static void release_body(coap_session_t *ses, void *p)
     free(p);
 }
 
+/* For a body carrying key material (m2m_response.sensitive); NUL-terminated JSON. */
+static void release_secret_body(coap_session_t *ses, void *p)
+{
+    m2m_wipe(p, strlen(p));
+    free(p);
+}
+
 /* Writes resp into the CoAP response pdu: code, oneM2M options and (blockwise, Block2 when
  * larger than a block) the payload, whose ownership moves to libcoap. */
 static void write_response(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
@@ -213,7 +220,8 @@ static void write_response(coap_resource_t *res, coap_session_t *ses, const coap
     r->body_len = 0;
     /* TS-0008 6.4: Max-Age 0, so that no CoAP cache answers for the CSE */
     if (!coap_add_data_large_response(res, ses, rq, pdu, query, meta->resp_cf, 0, 0, len,
-                                      (const uint8_t *)body, release_body, body))
+                                      (const uint8_t *)body,
+                                      r->sensitive ? release_secret_body : release_body, body))
         coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500)); /* libcoap released the body */
 }
 
