@@ -329,8 +329,9 @@ static m2m_rc open_store(struct cse *c, struct credstore **out)
 
 struct find_ctx {
     const char *want; /* Credential-ID or name */
+    bool by_name;     /* this pass compares names, else Credential-IDs */
     struct cred_info ci;
-    bool found;
+    int found;   /* matches in this pass */
     cJSON *list; /* when listing */
 };
 
@@ -343,20 +344,38 @@ static void find_cb(void *ctx, const struct cred_info *ci)
             cJSON_AddItemToArray(f->list, o);
         return;
     }
-    if (!f->found && (strcmp(ci->cred_id, f->want) == 0 || strcmp(ci->name, f->want) == 0)) {
+    if (strcmp(f->by_name ? ci->name : ci->cred_id, f->want) != 0)
+        return;
+    if (f->found++ == 0)
         f->ci = *ci;
-        f->found = true;
-    }
 }
 
+/* One pass over the database: the credentials whose Credential-ID (or name) is want; the first
+ * in *out when out != NULL. The count, or -1 when the database cannot be read. */
+static int find_pass(struct credstore *cs, const char *want, bool by_name, struct cred_info *out)
+{
+    struct find_ctx f = {.want = want, .by_name = by_name};
+    if (credstore_list(cs, find_cb, &f) != M2M_OK)
+        return -1;
+    if (f.found > 0 && out != NULL)
+        *out = f.ci;
+    return f.found;
+}
+
+/* A _cred reference names a credential by its Credential-ID or by its name (PSK identity, ni
+ * identifier, URN). A name can spell another credential's Credential-ID (the KpsaID
+ * "12-dev@sp.example" is the name of "12-12-dev@sp.example" and the Credential-ID of
+ * "dev@sp.example"), so the Credential-IDs are searched first, then the names (both unique in
+ * the database): the reference a CREATE answered (Content-Location) always finds its own
+ * credential. [INTERP] two passes rather than refusing such a reference. */
 static m2m_rc find_cred(struct credstore *cs, const char *want, struct cred_info *out)
 {
-    struct find_ctx f = {.want = want};
-    RETURN_IF_ERR(credstore_list(cs, find_cb, &f));
-    if (!f.found)
-        return M2M_ERR_NOT_FOUND;
-    *out = f.ci;
-    return M2M_OK;
+    int n = find_pass(cs, want, false, out);
+    if (n == 0)
+        n = find_pass(cs, want, true, out);
+    if (n < 0)
+        return M2M_ERR_IO;
+    return n > 0 ? M2M_OK : M2M_ERR_NOT_FOUND;
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -533,15 +552,38 @@ static void do_create(struct rq *q, struct credstore *cs)
     set_location(q, cred_id);
 }
 
+/* credstore_revoke(key) revokes every active credential whose Credential-ID OR name is key.
+ * The key that touches ci alone: its Credential-ID when no other credential is named so, else
+ * its name when no other credential has that Credential-ID (names and Credential-IDs are each
+ * unique). M2M_ERR_EXISTS when both collide: nothing is revoked rather than a bystander. */
+static m2m_rc revoke_key(struct credstore *cs, const struct cred_info *ci, const char **key)
+{
+    int n = find_pass(cs, ci->cred_id, true, NULL), m = 0;
+    if (n == 0) {
+        *key = ci->cred_id;
+        return M2M_OK;
+    }
+    if (n < 0 || (m = find_pass(cs, ci->name, false, NULL)) < 0)
+        return M2M_ERR_IO;
+    if (m != 0)
+        return M2M_ERR_EXISTS;
+    *key = ci->name;
+    return M2M_OK;
+}
+
 static void do_revoke(struct rq *q, struct credstore *cs, const char *id)
 {
     struct cred_info ci;
+    const char *key = NULL;
     m2m_rc rc = find_cred(cs, id, &ci);
     if (rc == M2M_OK)
-        rc = credstore_revoke(cs, ci.cred_id);
+        rc = revoke_key(cs, &ci, &key);
+    if (rc == M2M_OK)
+        rc = credstore_revoke(cs, key);
     if (rc != M2M_OK) {
         m2m_response_error(q->resp, store_rsc(rc), "%s",
                            rc == M2M_ERR_NOT_FOUND ? "no such credential"
+                           : rc == M2M_ERR_EXISTS  ? "the credential cannot be revoked alone"
                                                    : "cannot revoke the credential");
         return;
     }

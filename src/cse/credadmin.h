@@ -12,12 +12,16 @@
  *            -> 2001 {"sec:cred":<cred>} (Content-Location _cred/<ref>); 4105 when the name was
  *            ever provisioned; 4000 for a malformed body
  *   DELETE   _cred/<ref>  -> 2002: revokes (the key is erased, the row stays; live sessions
- *            using it end at the transports' next generation check); 4004 when unknown
+ *            using it end at the transports' next generation check); 4004 when unknown;
+ *            4105 when the database offers no way to revoke it without also revoking another
+ *            credential whose name is its Credential-ID and whose Credential-ID is its name
  *   anything else         -> 4005
  * <cred> = {"credID","ref","kind","name","bind":[..],"keyLen","revoked","created"
  * [,"revokedAt"]}: never key bytes. <ref> is the Credential-ID or the name (PSK identity, ni
  * identifier, URN) when it holds no '/', else "@" + base64url(Credential-ID) (the "ref" member
- * of <cred>), because To cannot carry a '/' inside one path segment.
+ * of <cred>), because To cannot carry a '/' inside one path segment. A <ref> is looked up among
+ * the Credential-IDs first and only then among the names, so a name that spells another
+ * credential's Credential-ID never shadows it.
  *
  * Access: only the configured admin originator (cse.admin), and only when the pipeline counted
  * it authenticated (q->authn: a TLS/DTLS association whose certificate or PSK is bound to the

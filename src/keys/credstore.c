@@ -522,27 +522,29 @@ m2m_rc credstore_revoke(struct credstore *cs, const char *id)
 {
     m2m_rc rc = M2M_OK;
     sqlite3_stmt *st = NULL;
+    char cred_id[M2M_ID_MAX];
     if (id == NULL || id[0] == '\0')
         return M2M_ERR_NOT_FOUND;
     pthread_mutex_lock(&cs->mu);
+    /* A Credential-ID first, then a name: a name that spells another credential's Credential-ID
+     * (KpsaID "12-x@fqdn" next to "12-x@fqdn" of "x@fqdn") never takes both down. */
+    refresh_locked(cs);
+    const struct cred_entry *e = hmap_get(cs->by_id, id);
+    if (e == NULL)
+        e = hmap_get(cs->by_name, id);
+    ENSURE(e != NULL, M2M_ERR_NOT_FOUND);
+    snprintf(cred_id, sizeof cred_id, "%s", e->b.cred_id);
+    if (e->revoked)
+        goto out; /* already revoked */
     ENSURE(sqlite3_prepare_v2(cs->db,
                               "UPDATE cred SET revoked = 1, secret = NULL, "
-                              "revoked_at = strftime('%s','now') "
-                              "WHERE (id = ?1 OR name = ?1) AND revoked = 0",
+                              "revoked_at = strftime('%s','now') WHERE id = ?1 AND revoked = 0",
                               -1, &st, NULL) == SQLITE_OK,
            M2M_ERR_IO);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, cred_id, -1, SQLITE_STATIC);
     ENSURE(sqlite3_step(st) == SQLITE_DONE, M2M_ERR_IO);
-    if (sqlite3_changes(cs->db) == 0) {
-        refresh_locked(cs);
-        const struct cred_entry *e = hmap_get(cs->by_id, id);
-        if (e == NULL)
-            e = hmap_get(cs->by_name, id);
-        ENSURE(e != NULL, M2M_ERR_NOT_FOUND);
-        goto out; /* already revoked */
-    }
     TRY(reload_locked(cs));
-    log_info("credstore: revoked %s", id);
+    log_info("credstore: revoked %s", cred_id);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&cs->mu);

@@ -103,7 +103,8 @@ M2M_WARN_UNUSED m2m_rc credstore_add_node(struct credstore *cs, enum cred_kind k
  * M2M_ERR_DENIED when revoked. */
 M2M_WARN_UNUSED m2m_rc credstore_node_lookup(struct credstore *cs, const char *urn,
                                              struct cred_binding *b);
-/* Revokes by Credential-ID or by name (PSK identity, ni identifier, URN). M2M_ERR_NOT_FOUND when
+/* Revokes by Credential-ID or, when no credential has that Credential-ID, by name (PSK
+ * identity, ni identifier, URN): exactly one credential. M2M_ERR_NOT_FOUND when
  * no such credential; revoking a revoked one is M2M_OK. Takes effect for new handshakes at once
  * and for live sessions at the transport's next generation check. */
 M2M_WARN_UNUSED m2m_rc credstore_revoke(struct credstore *cs, const char *id);

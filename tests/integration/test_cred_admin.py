@@ -101,6 +101,35 @@ class CredAdminTest(CseTestCase):
         self.req("DELETE", "/cse-in/_cred/" + ident)
         self.assertRsc(self.create_psk(stem)[2], 4105)  # never provisioned again once revoked
 
+    def test_reference_prefers_credential_id_over_name(self):
+        # the KpsaID "12-<x>" is the name of one credential and the Credential-ID of "<x>":
+        # a reference means the Credential-ID, and revoking either leaves the other alone
+        for first in ("plain", "prefixed"):
+            stem = self.uniq("amb").lower()
+            ident, _, r = self.create_psk(stem)
+            self.assertRsc(r, 2001)
+            other, _, r = self.create_psk("12-" + stem, bind="C" + stem + "x")
+            self.assertRsc(r, 2001)
+            self.assertEqual(r.json["sec:cred"]["credID"], "12-12-" + ident)
+            r = self.req("GET", "/cse-in/_cred/12-" + ident)
+            self.assertRsc(r, 2000)
+            self.assertEqual(r.json["sec:cred"]["credID"], "12-" + ident)
+            target, bystander = ("12-" + ident, "12-12-" + ident)
+            if first == "prefixed":
+                target, bystander = bystander, target
+            self.assertRsc(self.req("DELETE", "/cse-in/_cred/" + target), 2002)
+            self.assertTrue(self.req("GET", "/cse-in/_cred/" + target).json["sec:cred"]["revoked"])
+            r = self.req("GET", "/cse-in/_cred/" + bystander)
+            self.assertRsc(r, 2000)
+            self.assertEqual(r.json["sec:cred"]["credID"], bystander)
+            self.assertFalse(r.json["sec:cred"]["revoked"], first)
+            self.assertGreater(r.json["sec:cred"]["keyLen"], 0)
+            # a name finds its credential unless it spells a Credential-ID
+            r = self.req("GET", "/cse-in/_cred/" + ident)
+            self.assertEqual(r.json["sec:cred"]["credID"], "12-" + ident)
+            r = self.req("GET", "/cse-in/_cred/" + other)
+            self.assertEqual(r.json["sec:cred"]["credID"], "12-" + ident)
+
     def test_malformed_bodies_are_4000(self):
         stem = self.uniq("bad").lower()
         ident = "%s@m2msec.example.com" % stem

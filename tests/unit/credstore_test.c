@@ -115,6 +115,33 @@ static void test_psk_add_lookup_and_modes(void **state)
     credstore_close(cs);
 }
 
+/* A name that spells another credential's Credential-ID: revoking by that string takes down the
+ * credential whose Credential-ID it is, and only that one; the other is reached by its own
+ * Credential-ID. */
+static void test_revoke_collision_prefers_credential_id(void **state)
+{
+    struct credstore *cs = NULL;
+    const char *bind[] = {"Cae1"};
+    char id1[M2M_ID_MAX], id2[M2M_ID_MAX];
+    uint8_t key[CRED_PSK_MAX];
+    size_t kl = sizeof key;
+    struct cred_binding b;
+    assert_int_equal(credstore_open(g_db, &cs), M2M_OK);
+    assert_int_equal(credstore_add_psk(cs, "dev@sp.example", KEY, 16, bind, 1, id1, sizeof id1),
+                     M2M_OK);
+    assert_int_equal(credstore_add_psk(cs, "12-dev@sp.example", KEY, 16, bind, 1, id2, sizeof id2),
+                     M2M_OK);
+    assert_string_equal(id1, "12-dev@sp.example");
+    assert_int_equal(credstore_revoke(cs, "12-dev@sp.example"), M2M_OK);
+    assert_true(credstore_is_revoked(cs, id1));
+    assert_false(credstore_is_revoked(cs, id2));
+    assert_int_equal(credstore_psk_lookup(cs, "12-dev@sp.example", 17, key, &kl, &b), M2M_OK);
+    assert_int_equal(credstore_revoke(cs, id2), M2M_OK);
+    assert_true(credstore_is_revoked(cs, id2));
+    assert_int_equal(credstore_revoke(cs, "nobody@sp.example"), M2M_ERR_NOT_FOUND);
+    credstore_close(cs);
+}
+
 static void test_revoke_seen_by_other_connection(void **state)
 {
     struct credstore *srv = NULL, *cli = NULL;
@@ -272,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_kpsaid_and_binding_rules),
         cmocka_unit_test_setup(test_psk_add_lookup_and_modes, fresh),
         cmocka_unit_test_setup(test_revoke_seen_by_other_connection, fresh),
+        cmocka_unit_test_setup(test_revoke_collision_prefers_credential_id, fresh),
         cmocka_unit_test_setup(test_rpk_node_list_and_hooks, fresh),
         cmocka_unit_test_setup(test_open_failures_and_modes, fresh),
     };

@@ -25,6 +25,7 @@
 #include "base/timeutil.h"
 #include "bind/coap/coap_block1.h"
 #include "bind/coap/coap_map.h"
+#include "tls/x509_ident.h"
 
 /* The state of one session, kept as the libcoap session's app data until
  * COAP_EVENT_SERVER_SESSION_DEL: for DTLS the security association (from the handshake
@@ -35,8 +36,8 @@ struct coap_sess_info {
     struct coap_sess_info *prev, *next; /* every live one, so none outlives the server */
     enum m2m_sec_kind kind;             /* M2M_SEC_NONE until a handshake filled sec */
     struct m2m_secctx sec;              /* identity, bound[], cred_id of the association */
-    uint8_t key[TLS_PSK_KEY_MAX];       /* handed to libcoap during the handshake, wiped */
-    coap_bin_const_t keybin;
+    uint8_t key[TLS_PSK_KEY_MAX];       /* PSK handed to libcoap during the handshake; wiped */
+    coap_bin_const_t keybin;            /* once it completes (drop_key), or with the info */
     struct cb1_peer uploads;
 };
 
@@ -296,6 +297,18 @@ static void sess_info_free(struct coap_sess_info *in)
     free(in);
 }
 
+/* The PSK copy is needed only while GnuTLS runs the handshake (libcoap copies it out of keybin
+ * inside its PSK callback): wiped once the handshake completed (COAP_EVENT_DTLS_CONNECTED) and,
+ * should that event not come, at the session's first request at the latest. */
+static void sess_info_drop_key(struct coap_sess_info *in)
+{
+    if (in == NULL || in->keybin.s == NULL)
+        return;
+    m2m_wipe(in->key, sizeof in->key);
+    in->keybin.s = NULL;
+    in->keybin.length = 0;
+}
+
 /* A new association replaces the session's state (a renegotiation starts from nothing). */
 static void sess_info_set(coap_session_t *ses, struct coap_sess_info *in)
 {
@@ -366,47 +379,72 @@ static const coap_bin_const_t *psk_id_cb(coap_bin_const_t *identity, coap_sessio
     return &in->keybin;
 }
 
-/* The identity of a client certificate, as the TLS layer reads it: the first SAN URI, else the
- * first SAN DNS name (TS-0003 8.1.2 certificate flavours); the Credential-ID is the SHA-256
- * fingerprint ("cert:<hex>"). */
-static m2m_rc cert_identity(const uint8_t *der, size_t len, struct m2m_secctx *b)
+/* TS-0003 8.1.2.5 (SPEC-MAP F4): the client certificate must be valid for TLS client
+ * authentication. libcoap verified the chain without a key purpose, so it is verified again here
+ * on the GnuTLS session with the clientAuth purpose, exactly as the HTTPS listener does
+ * (src/tls/tls.c verify_client_cb): a leaf whose extendedKeyUsage lacks id-kp-clientAuth (a
+ * serverAuth-only certificate) fails. The leaf's DER comes from the session, so that its
+ * Credential-ID is the fingerprint of the bytes the peer sent. */
+static m2m_rc cert_leaf(coap_session_t *ses, gnutls_datum_t *leaf)
 {
-    m2m_rc rc = M2M_ERR_MALFORMED;
-    gnutls_x509_crt_t crt = NULL;
-    gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
-    uint8_t md[32];
-    size_t mdlen = sizeof md;
-    ENSURE(len <= 65536 && gnutls_x509_crt_init(&crt) >= 0, M2M_ERR_NOMEM);
-    ENSURE(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0, M2M_ERR_MALFORMED);
-    int want[2] = {GNUTLS_SAN_URI, GNUTLS_SAN_DNSNAME};
-    rc = M2M_ERR_NOT_FOUND;
-    for (int w = 0; w < 2 && rc == M2M_ERR_NOT_FOUND; w++)
-        for (unsigned seq = 0; seq < 64; seq++) {
-            char buf[M2M_ID_MAX];
-            size_t size = sizeof buf - 1;
-            unsigned crit = 0;
-            int t = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, &crit);
-            if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || t == GNUTLS_E_SHORT_MEMORY_BUFFER)
-                break;
-            if (t != want[w] || size == 0 || memchr(buf, 0, size) != NULL)
-                continue;
-            snprintf(b->identity, sizeof b->identity, "%.*s", (int)size, buf);
-            rc = M2M_OK;
-            break;
-        }
-    TRY(rc);
-    ENSURE(gnutls_fingerprint(GNUTLS_DIG_SHA256, &d, md, &mdlen) >= 0 && mdlen == 32, M2M_ERR_TLS);
-    memcpy(b->cred_id, "cert:", 5);
-    for (size_t i = 0; i < mdlen; i++)
-        snprintf(b->cred_id + 5 + 2 * i, 3, "%02x", md[i]);
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    gnutls_session_t g = coap_session_get_tls(ses, &lib);
+    unsigned n = 0, status = 0;
+    if (g == NULL || lib != COAP_TLS_LIBRARY_GNUTLS ||
+        gnutls_certificate_type_get2(g, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509)
+        return M2M_ERR_TLS;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(g, &n);
+    if (peers == NULL || n == 0)
+        return M2M_ERR_DENIED;
+    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                     .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+    if (gnutls_certificate_verify_peers(g, &purpose, 1, &status) < 0 || status != 0)
+        return M2M_ERR_DENIED;
+    *leaf = peers[0];
+    return M2M_OK;
+}
+
+/* The binding of a verified client certificate, the same as over HTTPS (tls.c x509_secctx):
+ * the identity and Credential-ID ("cert:<sha256>") of x509_ident_from_der (its name rules:
+ * first SAN URI, else dNSName, else CN; no wildcard, control character or space in any text
+ * SAN, SPEC-MAP F8), and for a URN identity the AE-IDs node_lookup lists (F6); a URN whose
+ * credential is revoked fails. */
+static m2m_rc cert_bind(struct coap_server *s, coap_session_t *ses, struct m2m_secctx *sec)
+{
+    m2m_rc rc = M2M_OK;
+    gnutls_datum_t leaf = {NULL, 0};
+    struct x509_ident id;
+    struct m2m_secctx b;
+    memset(&b, 0, sizeof b);
+    TRY(cert_leaf(ses, &leaf));
+    TRY(x509_ident_from_der(leaf.data, leaf.size, &id));
+    memcpy(sec->identity, id.identity, sizeof sec->identity);
+    memcpy(sec->cred_id, id.cred_id, sizeof sec->cred_id);
+    sec->n_bound = 0;
+    if (strncmp(sec->identity, "urn:", 4) != 0 || s->hooks.node_lookup == NULL)
+        goto out;
+    rc = s->hooks.node_lookup(s->hooks.ctx, sec->identity, &b);
+    if (rc == M2M_ERR_NOT_FOUND) {
+        rc = M2M_OK; /* the certificate binds to its SAN alone */
+    } else if (rc != M2M_OK) {
+        BAIL(M2M_ERR_DENIED); /* revoked */
+    } else {
+        memcpy(sec->identity, b.identity, sizeof sec->identity);
+        memcpy(sec->cred_id, b.cred_id, sizeof sec->cred_id);
+        sec->n_bound = b.n_bound < 0                   ? 0
+                       : b.n_bound > M2M_SEC_MAX_BOUND ? M2M_SEC_MAX_BOUND
+                                                       : b.n_bound;
+        memcpy(sec->bound, b.bound, sizeof sec->bound);
+    }
 out:
-    if (crt)
-        gnutls_x509_crt_deinit(crt);
+    sec->identity[sizeof sec->identity - 1] = sec->cred_id[sizeof sec->cred_id - 1] = 0;
     return rc;
 }
 
 /* Certificate SAEF: libcoap/GnuTLS validated the chain against the configured CA; the leaf
- * (depth 0) gives the identity. A chain that did not validate is refused. */
+ * (depth 0) gives the identity through cert_bind. A chain that did not validate, a leaf not
+ * meant for client authentication or without an acceptable identity is refused. Runs on the
+ * libcoap thread inside the handshake. */
 static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_t *ses,
                    unsigned depth, int validated, void *arg)
 {
@@ -417,8 +455,11 @@ static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_
     struct coap_sess_info *in = sess_info_new(arg, ses);
     if (in == NULL)
         return 0;
-    if (cert_identity(der, len, &in->sec) != M2M_OK) {
-        log_info("coaps: client certificate without a usable identity");
+    m2m_rc rc = cert_bind(arg, ses, &in->sec);
+    if (rc != M2M_OK) {
+        log_info("coaps: client certificate refused (%s): not for clientAuth, no acceptable "
+                 "identity, or revoked",
+                 m2m_rc_str(rc));
         sess_info_free(in);
         return 0;
     }
@@ -427,10 +468,13 @@ static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_
     return 1;
 }
 
-/* The association ends with the session, and also when its handshake failed or the peer closed
+/* The PSK copy goes when the handshake completed. The association ends with the session, and
+ * also when its handshake failed or the peer closed
  * (libcoap 4.3.1 does not always report the deletion of a session that never got established). */
 static int event_cb(coap_session_t *ses, const coap_event_t ev)
 {
+    if (ev == COAP_EVENT_DTLS_CONNECTED)
+        sess_info_drop_key(coap_session_get_app_data(ses));
     if (ev == COAP_EVENT_SERVER_SESSION_DEL || ev == COAP_EVENT_DTLS_ERROR ||
         ev == COAP_EVENT_DTLS_CLOSED) {
         sess_info_free(coap_session_get_app_data(ses));
@@ -465,6 +509,8 @@ static bool prepare(struct coap_server *s, struct coap_xchg *x, coap_resource_t 
     char err[256];
     m2m_rsc rsc = RSC_NONE;
     x->req.t_recv_us = m2m_now_us();
+    if (coap_session_get_proto(ses) == COAP_PROTO_DTLS)
+        sess_info_drop_key(coap_session_get_app_data(ses)); /* the handshake is over */
     fill_sec(s, ses, &x->req.sec);
     /* a credential revoked after the handshake no longer speaks for anyone (TS-0003 8.2); the
      * session itself ends at the next revocation sweep */
