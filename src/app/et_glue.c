@@ -2,6 +2,7 @@
  * 2-6) on top of the device library, and its wiring into the CSE's TLS credential hooks. */
 #include "app/et_glue.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ struct et_glue {
     struct mefcache *cache;
     int suid;
     int timeout_ms;
-    bool update_asar;
+    bool update_asar;        /* G5 step 6 on: mef.asar_rules set and mef.update_asar */
+    pthread_mutex_t asar_mu; /* orders a removal's liveness check with the additions */
 };
 
 /* mef.psk_key_file: the Kpm as hex digits (a trailing newline is fine), 16..64 bytes. */
@@ -119,11 +121,33 @@ static m2m_rc fetch(void *ctx, int worker, const char *keid, bool revalidate, ui
     if (g->update_asar && !revalidate) {
         char cred[M2M_ID_MAX];
         snprintf(cred, sizeof cred, "%d-%.250s", CRED_TYPE_SAEF_PSK, keid);
+        pthread_mutex_lock(&g->asar_mu);
         m2m_rc rc = cse_asar_add_credential(g->cse, cred, enrolee, g->timeout_ms);
+        pthread_mutex_unlock(&g->asar_mu);
         if (rc != M2M_OK) /* the key is still good; registration may be refused by the rules */
             log_warn("mef: registration rules not updated for %s: %s", cred, m2m_rc_str(rc));
     }
     return M2M_OK;
+}
+
+/* The mefcache on_drop: the key of keid left the cache (expired, evicted, withdrawn or changed by
+ * the MEF), so its Credential-ID leaves the designated rules again and they do not grow without
+ * bound. Runs on a fetch worker. Under asar_mu, and skipped when the KeID is live again (being
+ * fetched, or cached anew): an addition for the new key either ran before (and its entry must
+ * stay) or runs after this (and adds it back). A KeID refetched and then refused keeps its entry
+ * until its next drop, which is harmless: the Credential-ID cannot be presented without the key. */
+static void on_drop(void *ctx, const char *keid)
+{
+    struct et_glue *g = ctx;
+    char cred[M2M_ID_MAX];
+    snprintf(cred, sizeof cred, "%d-%.250s", CRED_TYPE_SAEF_PSK, keid);
+    pthread_mutex_lock(&g->asar_mu);
+    m2m_rc rc = M2M_OK;
+    if (!mefcache_holds(g->cache, keid))
+        rc = cse_asar_remove_credential(g->cse, cred, g->timeout_ms);
+    pthread_mutex_unlock(&g->asar_mu);
+    if (rc != M2M_OK)
+        log_warn("mef: %s not removed from the registration rules: %s", cred, m2m_rc_str(rc));
 }
 
 static m2m_rc start_cache(struct et_glue *g, const struct cse_config *cfg)
@@ -137,6 +161,10 @@ static m2m_rc start_cache(struct et_glue *g, const struct cse_config *cfg)
     mc.queue_max = cfg->mef.queue_max;
     mc.revalidate_s = cfg->mef.revalidate_s;
     mc.fetch = (struct mefcache_fetch){fetch, g};
+    if (g->update_asar) {
+        mc.on_drop = on_drop;
+        mc.drop_ctx = g;
+    }
     return mefcache_new(&mc, &g->cache);
 }
 
@@ -155,9 +183,10 @@ m2m_rc et_glue_start(struct cse_config *cfg, struct cse *cse, struct et_glue **o
     g = calloc(1, sizeof *g);
     ENSURE_NONNULL(g);
     g->cse = cse;
+    pthread_mutex_init(&g->asar_mu, NULL);
     g->suid = cfg->mef.suid;
     g->timeout_ms = cfg->mef.timeout_ms;
-    g->update_asar = cfg->mef.update_asar;
+    g->update_asar = cfg->mef.update_asar && cfg->mef.asar_rules[0] != 0;
     for (int i = 0; i < cfg->mef.workers; i++) {
         TRY(new_client(cfg, &g->clients[i], err, errlen));
         g->n_clients++;
@@ -168,8 +197,10 @@ m2m_rc et_glue_start(struct cse_config *cfg, struct cse *cse, struct et_glue **o
     }
     struct tls_cred_hooks inner = cfg->srv.tls.creds;
     mefcache_tls_hooks(g->cache, &inner, &cfg->srv.tls.creds);
-    log_info("Enrolment Target: KeIDs of %s fetched from %s (SUID %d)", cfg->mef.fqdn, cfg->mef.url,
-             cfg->mef.suid);
+    log_info("Enrolment Target: KeIDs of %s fetched from %s (SUID %d); registration rules "
+             "updated: %s",
+             cfg->mef.fqdn, cfg->mef.url, cfg->mef.suid,
+             g->update_asar ? cfg->mef.asar_rules : "none");
     *out = g;
     return M2M_OK;
 out:
@@ -190,5 +221,6 @@ void et_glue_free(struct et_glue *g)
     mefcache_free(g->cache); /* joins the workers before their clients go */
     for (int i = 0; i < g->n_clients; i++)
         m2msec_client_free(g->clients[i]);
+    pthread_mutex_destroy(&g->asar_mu);
     free(g);
 }

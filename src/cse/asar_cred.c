@@ -1,6 +1,8 @@
 /* asar_cred.c: G5 step 6 (TS-0003 8.3.2.1): after the MEF provisioned a key, the Credential-ID and
- * the enrolee's AE-ID stem are added to the <serviceSubscribedAppRule> resources, through internal
- * UPDATE requests of the admin originator on the writer (so durable and ordered like any write). */
+ * the enrolee's AE-ID stem are added to the <serviceSubscribedAppRule>s the operator designated
+ * (mef.asar_rules), and the Credential-ID is taken out again when the key is dropped, through
+ * internal UPDATE requests of the admin originator on the writer (durable and ordered like any
+ * write). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,26 +59,113 @@ static cJSON *list_plus(const cJSON *list, const char *value)
     return out;
 }
 
-/* The UPDATE content for rule r, or NULL (*err set on allocation failure) when r admits both. */
-static char *update_body(const struct res *r, const char *cred_id, const char *stem, bool *err)
+/* A copy of list (an array) without the strings equal to value; *n_removed counts them. The
+ * result may be empty: an empty apci admits no credential (register.c), whereas an absent one
+ * would admit registrations without a security association, so the attribute is never deleted. */
+static cJSON *list_minus(const cJSON *list, const char *value, int *n_removed)
+{
+    cJSON *out = cJSON_CreateArray();
+    const cJSON *e;
+    *n_removed = 0;
+    cJSON_ArrayForEach(e, list)
+    {
+        if (out == NULL)
+            break;
+        if (cJSON_IsString(e) && strcmp(e->valuestring, value) == 0) {
+            (*n_removed)++;
+            continue;
+        }
+        cJSON *d = cJSON_Duplicate(e, true);
+        if (d == NULL || !cJSON_AddItemToArray(out, d)) {
+            cJSON_Delete(d);
+            cJSON_Delete(out);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+/* Wraps the attributes into {"m2m:asar": attrs} and prints it; takes attrs. NULL on NOMEM. */
+static char *asar_body(cJSON *attrs)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL || attrs == NULL || !cJSON_AddItemToObject(root, "m2m:asar", attrs)) {
+        cJSON_Delete(root);
+        cJSON_Delete(attrs);
+        return NULL;
+    }
+    char *s = json_print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* The UPDATE content adding cred_id and stem to rule r, or NULL (*err set on allocation failure)
+ * when r admits both already. */
+static char *add_body(const struct res *r, const char *cred_id, const char *stem, bool *err)
 {
     const cJSON *apci = cJSON_GetObjectItemCaseSensitive(r->attrs, "apci");
     const cJSON *aae = cJSON_GetObjectItemCaseSensitive(r->attrs, "aae");
     bool add_cred = !admits(apci, cred_id);
     bool add_stem = stem[0] != 0 && !admits(aae, stem);
+    *err = false;
     if (!add_cred && !add_stem)
         return NULL;
-    cJSON *root = cJSON_CreateObject();
-    cJSON *a = cJSON_AddObjectToObject(root, "m2m:asar");
+    cJSON *a = cJSON_CreateObject();
     bool ok = a != NULL;
     if (ok && add_cred)
         ok = cJSON_AddItemToObject(a, "apci", list_plus(apci, cred_id));
     if (ok && add_stem)
         ok = cJSON_AddItemToObject(a, "aae", list_plus(aae, stem));
-    char *s = ok ? json_print(root) : NULL;
-    cJSON_Delete(root);
+    if (!ok)
+        cJSON_Delete(a);
+    char *s = ok ? asar_body(a) : NULL;
     *err = s == NULL;
     return s;
+}
+
+/* The UPDATE content removing every apci entry equal to cred_id from rule r, or NULL (*err set on
+ * allocation failure) when it has none. Patterns are left alone: only the exact Credential-ID
+ * step 6 added is ours to take back. The stem stays in aae (see cse.h). */
+static char *remove_body(const struct res *r, const char *cred_id, const char *stem, bool *err)
+{
+    const cJSON *apci = cJSON_GetObjectItemCaseSensitive(r->attrs, "apci");
+    int n = 0;
+    *err = false;
+    if (!cJSON_IsArray(apci))
+        return NULL;
+    cJSON *rest = list_minus(apci, cred_id, &n);
+    if (rest == NULL || n == 0) {
+        *err = rest == NULL;
+        cJSON_Delete(rest);
+        return NULL;
+    }
+    cJSON *a = cJSON_CreateObject();
+    if (a == NULL || !cJSON_AddItemToObject(a, "apci", rest)) {
+        cJSON_Delete(a);
+        cJSON_Delete(rest);
+        *err = true;
+        return NULL;
+    }
+    char *s = asar_body(a);
+    *err = s == NULL;
+    return s;
+}
+
+typedef char *(*body_fn)(const struct res *r, const char *cred_id, const char *stem, bool *err);
+
+/* True when rn is one of the comma-separated names in list (config.c checked its syntax). */
+static bool designated(const char *list, const char *rn)
+{
+    size_t rn_len = strlen(rn);
+    for (const char *p = list; *p != 0;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n > 0 && n == rn_len && memcmp(p, rn, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
 }
 
 struct pending {
@@ -84,19 +173,20 @@ struct pending {
     char *body;
 };
 
-/* Collects the rules to change under the read lock. */
-static m2m_rc collect(struct cse *c, const char *cred_id, const char *stem, struct pending *p,
-                      int *n)
+/* Collects the designated rules to change under the read lock. */
+static m2m_rc collect(struct cse *c, body_fn make, const char *cred_id, const char *stem,
+                      struct pending *p, int *n)
 {
     m2m_rc rc = M2M_OK;
     int64_t now = m2m_now_us();
     *n = 0;
     pthread_rwlock_rdlock(&c->lock);
     for (struct res *r = c->tree.root->first_child; r != NULL; r = r->next_sibling) {
-        if (r->ty != TY_ASAR || res_expired(r, now))
+        if (r->ty != TY_ASAR || res_expired(r, now) || r->rn == NULL ||
+            !designated(c->cfg.mef.asar_rules, r->rn))
             continue;
         bool err = false;
-        char *body = update_body(r, cred_id, stem, &err);
+        char *body = make(r, cred_id, stem, &err);
         ENSURE(!err, M2M_ERR_NOMEM);
         if (body == NULL)
             continue;
@@ -119,6 +209,7 @@ struct call {
     struct m2m_request req;
     struct cse *cse;
     char cred_id[M2M_ID_MAX];
+    const char *what; /* audit event name */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -140,9 +231,8 @@ static void on_reply(void *ctx, struct m2m_response *resp)
 {
     struct call *k = ctx;
     struct cse *c = k->cse;
-    struct audit_event e = {0,        "asar-mef-update", c->admin_abs, true,
-                            "UPDATE", k->req.to,         NULL,         NULL,
-                            -1,       k->cred_id,        NULL,         (int)resp->rsc};
+    struct audit_event e = {0,    k->what, c->admin_abs, true,       "UPDATE", k->req.to,
+                            NULL, NULL,    -1,           k->cred_id, NULL,     (int)resp->rsc};
     audit_write(c->audit, &e);
     if (resp->rsc != RSC_UPDATED)
         log_warn("mef: registration rule %s not updated for %s: rsc %d", k->req.to, k->cred_id,
@@ -157,7 +247,8 @@ static void on_reply(void *ctx, struct m2m_response *resp)
 
 /* Builds the request: from the admin originator, as if on a trusted listener (the CSE itself
  * acts; the system ACP grants the admin every operation). Takes body. */
-static struct call *call_new(struct cse *c, const char *ri, char *body, const char *cred_id)
+static struct call *call_new(struct cse *c, const char *ri, char *body, const char *cred_id,
+                             const char *what)
 {
     static atomic_uint seq;
     struct call *k = calloc(1, sizeof *k);
@@ -167,6 +258,7 @@ static struct call *call_new(struct cse *c, const char *ri, char *body, const ch
     }
     m2m_request_init(&k->req);
     k->cse = c;
+    k->what = what;
     snprintf(k->cred_id, sizeof k->cred_id, "%s", cred_id);
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
@@ -221,18 +313,16 @@ static void enrolee_stem(const char *id, char *out, size_t cap)
         out[0] = 0;
 }
 
-m2m_rc cse_asar_add_credential(struct cse *c, const char *cred_id, const char *enrolee_id,
-                               int timeout_ms)
+/* Applies make to every designated rule, one UPDATE at a time, each waited for. */
+static m2m_rc apply(struct cse *c, body_fn make, const char *what, const char *cred_id,
+                    const char *stem, int timeout_ms)
 {
     static pthread_mutex_t serial = PTHREAD_MUTEX_INITIALIZER;
     struct pending p[ASAR_MAX_RULES];
     int n = 0, i = 0;
-    char stem[M2M_ID_MAX];
     m2m_rc rc = M2M_OK;
-    if (cred_id == NULL || enrolee_id == NULL || cred_id[0] == 0 ||
-        strnlen(cred_id, M2M_ID_MAX) == M2M_ID_MAX || strnlen(enrolee_id, M2M_ID_MAX) == M2M_ID_MAX)
-        return M2M_ERR_MALFORMED;
-    enrolee_stem(enrolee_id, stem, sizeof stem);
+    if (c->cfg.mef.asar_rules[0] == 0 || !c->cfg.mef.update_asar)
+        return M2M_OK; /* step 6 is off */
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -243,13 +333,16 @@ m2m_rc cse_asar_add_credential(struct cse *c, const char *cred_id, const char *e
     }
     /* one caller at a time: each reads the lists the previous one committed */
     pthread_mutex_lock(&serial);
-    TRY(collect(c, cred_id, stem, p, &n));
+    TRY(collect(c, make, cred_id, stem, p, &n));
     for (i = 0; i < n; i++) {
-        struct call *k = call_new(c, p[i].ri, p[i].body, cred_id);
+        struct call *k = call_new(c, p[i].ri, p[i].body, cred_id, what);
         p[i].body = NULL;
         ENSURE_NONNULL(k);
-        log_info("mef: adding %s%s%s to registration rule %s", cred_id, stem[0] ? " and " : "",
-                 stem, p[i].ri);
+        if (make == add_body)
+            log_info("mef: adding %s%s%s to registration rule %s", cred_id, stem[0] ? " and " : "",
+                     stem, p[i].ri);
+        else
+            log_info("mef: removing %s from registration rule %s", cred_id, p[i].ri);
         cse_submit(c, &k->req, (struct m2m_reply){on_reply, k});
         m2m_rc r = call_wait(k, &deadline);
         if (r != M2M_OK && rc == M2M_OK)
@@ -260,4 +353,26 @@ out:
         free(p[i].body);
     pthread_mutex_unlock(&serial);
     return rc;
+}
+
+static bool arg_ok(const char *s)
+{
+    return s != NULL && s[0] != 0 && strnlen(s, M2M_ID_MAX) < M2M_ID_MAX;
+}
+
+m2m_rc cse_asar_add_credential(struct cse *c, const char *cred_id, const char *enrolee_id,
+                               int timeout_ms)
+{
+    char stem[M2M_ID_MAX];
+    if (!arg_ok(cred_id) || !arg_ok(enrolee_id))
+        return M2M_ERR_MALFORMED;
+    enrolee_stem(enrolee_id, stem, sizeof stem);
+    return apply(c, add_body, "asar-mef-update", cred_id, stem, timeout_ms);
+}
+
+m2m_rc cse_asar_remove_credential(struct cse *c, const char *cred_id, int timeout_ms)
+{
+    if (!arg_ok(cred_id))
+        return M2M_ERR_MALFORMED;
+    return apply(c, remove_body, "asar-mef-remove", cred_id, "", timeout_ms);
 }

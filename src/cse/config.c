@@ -126,6 +126,33 @@ static m2m_rc copy_str(char *dst, size_t n, const char *v)
         return M2M_OK;                                                                             \
     }
 
+/* mef.asar_rules: "" or resource names separated by commas (spaces around them allowed); a name
+ * is unreserved URI characters (TS-0001 9.2: a resourceName is one path segment). */
+static bool asar_rules_valid(const char *v)
+{
+    bool in_name = false, had_name = false;
+    for (const char *p = v;; p++) {
+        char ch = *p;
+        if (ch == 0 || ch == ',') {
+            if (!had_name && (ch == ',' || p != v))
+                return false; /* empty name */
+            if (ch == 0)
+                return true;
+            in_name = had_name = false;
+        } else if (ch == ' ') {
+            if (in_name) /* a space ends the name; only ',' or the end may follow */
+                in_name = false;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            if (had_name && !in_name)
+                return false; /* "a b" */
+            in_name = had_name = true;
+        } else {
+            return false;
+        }
+    }
+}
+
 /* The mef.* keys (docs/CONFIG.md "Enrolment Target"). */
 static m2m_rc mef_set(struct cse_config *c, const char *key, const char *value, char *err,
                       size_t errlen)
@@ -153,6 +180,12 @@ static m2m_rc mef_set(struct cse_config *c, const char *key, const char *value, 
     INT_KEY("mef.queue_max", mef.queue_max, 1, 4096)
     INT_KEY("mef.revalidate_s", mef.revalidate_s, 0, 86400)
     BOOL_KEY("mef.update_asar", mef.update_asar)
+    if (strcmp(key, "mef.asar_rules") == 0) {
+        if (!asar_rules_valid(value) ||
+            copy_str(c->mef.asar_rules, sizeof c->mef.asar_rules, value) != M2M_OK)
+            goto bad;
+        return M2M_OK;
+    }
     snprintf(err, errlen, "unknown configuration key '%s'", key);
     return M2M_ERR_CONFIG;
 bad:

@@ -32,7 +32,11 @@ struct cse_mef_cfg {
     int workers;            /* fetch threads, default 2 */
     int queue_max;          /* pending fetches, default 64 */
     int revalidate_s;       /* re-fetch a cached key after this long, default 300, 0 = never */
-    bool update_asar;       /* G5 step 6 on <serviceSubscribedAppRule>, default true */
+    /* G5 step 6: resource names (comma-separated) of the <serviceSubscribedAppRule>s directly
+     * under the CSEBase that get the Credential-ID and enrolee stem of a fetched key (and lose
+     * the Credential-ID when the key is dropped); "" = step 6 off (default) */
+    char asar_rules[1024];
+    bool update_asar; /* deprecated: false turns step 6 off even with asar_rules; default true */
 };
 
 struct cse_config {

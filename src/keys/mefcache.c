@@ -54,6 +54,8 @@ struct mefcache {
     size_t n_pending; /* queued + running */
     size_t *queue;    /* ring of slot indices waiting for a worker */
     size_t q_head, q_len;
+    char (*drops)[KDF_KEY_ID_BUF]; /* ring of KeIDs for on_drop, cap slots */
+    size_t d_head, d_len;
     struct worker workers[MEFCACHE_MAX_WORKERS];
     pthread_t th[MEFCACHE_MAX_WORKERS];
     int n_th;
@@ -117,6 +119,23 @@ static void ent_clear(struct mefcache *mc, struct ent *e)
     memset(e, 0, sizeof *e);
 }
 
+/* A positive entry's key leaves the cache: queue the KeID for on_drop (run by a worker, never
+ * here: this runs on handshake paths). Lock held. */
+static void queue_drop(struct mefcache *mc, const struct ent *e)
+{
+    if (mc->cfg.on_drop == NULL || e->st != E_POSITIVE)
+        return;
+    if (mc->d_len == mc->cap) {
+        mc->st.drops_lost++;
+        log_warn("mef: drop queue full; %s stays in the registration rules", e->keid);
+        return;
+    }
+    size_t tail = (mc->d_head + mc->d_len) % mc->cap;
+    snprintf(mc->drops[tail], sizeof mc->drops[tail], "%s", e->keid);
+    mc->d_len++;
+    pthread_cond_signal(&mc->cv);
+}
+
 /* Drops expired entries: a positive one ends its live sessions (generation), TS-0003 8.3.2.1:
  * the key is usable only for the lifetime the MEF gave. Lock held. */
 static void sweep(struct mefcache *mc, int64_t now)
@@ -132,6 +151,7 @@ static void sweep(struct mefcache *mc, int64_t now)
             mc->gen++;
             mc->st.expirations++;
             log_info("mef: key %s expired", e->keid);
+            queue_drop(mc, e);
         }
         ent_clear(mc, e);
     }
@@ -162,8 +182,10 @@ static bool make_room(struct mefcache *mc, bool for_positive)
     struct ent *v = victim(mc, for_positive);
     if (v == NULL)
         return false;
-    if (v->st == E_POSITIVE)
+    if (v->st == E_POSITIVE) {
         mc->gen++; /* its live sessions end: the cache can no longer vouch for the key */
+        queue_drop(mc, v);
+    }
     mc->st.evictions++;
     ent_clear(mc, v);
     return true;
@@ -280,6 +302,7 @@ static struct ent *due_reval(struct mefcache *mc, int64_t now)
 static void withdraw(struct mefcache *mc, struct ent *e, bool refused, int64_t now)
 {
     mc->gen++;
+    queue_drop(mc, e);
     if (!refused) {
         log_warn("mef: key %s changed at the MEF; dropped, its sessions end", e->keid);
         mc->st.reval_changed++;
@@ -350,6 +373,19 @@ static void run_reval(struct mefcache *mc, int wk, struct ent *e)
     m2m_wipe(key, sizeof key);
 }
 
+/* Runs the oldest queued on_drop; the lock is dropped around the call. Lock held. */
+static void run_drop(struct mefcache *mc)
+{
+    char keid[KDF_KEY_ID_BUF];
+    snprintf(keid, sizeof keid, "%s", mc->drops[mc->d_head]);
+    mc->d_head = (mc->d_head + 1) % mc->cap;
+    mc->d_len--;
+    mc->st.drops++;
+    pthread_mutex_unlock(&mc->mu);
+    mc->cfg.on_drop(mc->cfg.drop_ctx, keid);
+    pthread_mutex_lock(&mc->mu);
+}
+
 /* A worker: queued first fetches first (a handshake waits for each), then due revalidations, else
  * sleep up to a second (the revalidation and expiry timer) or until signalled. */
 static void *worker_main(void *arg)
@@ -363,6 +399,10 @@ static void *worker_main(void *arg)
             mc->q_head = (mc->q_head + 1) % (size_t)mc->cfg.queue_max;
             mc->q_len--;
             run_one(mc, wk->idx, &mc->ents[idx]);
+            continue;
+        }
+        if (mc->d_len > 0) {
+            run_drop(mc);
             continue;
         }
         struct ent *r = due_reval(mc, now_s(mc));
@@ -414,7 +454,9 @@ m2m_rc mefcache_new(const struct mefcache_cfg *cfg, struct mefcache **out)
     mc->cap = cfg->max_entries + (size_t)cfg->queue_max;
     mc->ents = calloc(mc->cap, sizeof *mc->ents);
     mc->queue = calloc((size_t)cfg->queue_max, sizeof *mc->queue);
-    ENSURE(mc->ents != NULL && mc->queue != NULL, M2M_ERR_NOMEM);
+    mc->drops = cfg->on_drop ? calloc(mc->cap, sizeof *mc->drops) : NULL;
+    ENSURE(mc->ents != NULL && mc->queue != NULL && (cfg->on_drop == NULL || mc->drops != NULL),
+           M2M_ERR_NOMEM);
     for (int i = 0; i < cfg->workers; i++) {
         mc->workers[i] = (struct worker){mc, i};
         ENSURE(pthread_create(&mc->th[i], NULL, worker_main, &mc->workers[i]) == 0,
@@ -470,6 +512,7 @@ void mefcache_free(struct mefcache *mc)
         free(mc->ents);
     }
     free(mc->queue);
+    free(mc->drops);
     pthread_mutex_destroy(&mc->mu);
     pthread_cond_destroy(&mc->cv);
     free(mc);
@@ -592,6 +635,19 @@ bool mefcache_is_revoked(struct mefcache *mc, const char *cred_id)
     bool valid = e != NULL && e->st == E_POSITIVE && e->exp_s > now;
     pthread_mutex_unlock(&mc->mu);
     return !valid;
+}
+
+bool mefcache_holds(struct mefcache *mc, const char *keid)
+{
+    if (keid == NULL)
+        return false;
+    pthread_mutex_lock(&mc->mu);
+    int64_t now = now_s(mc);
+    sweep(mc, now);
+    struct ent *e = find(mc, keid);
+    bool live = e != NULL && (e->st == E_PENDING || (e->st == E_POSITIVE && e->exp_s > now));
+    pthread_mutex_unlock(&mc->mu);
+    return live;
 }
 
 uint64_t mefcache_generation(struct mefcache *mc)

@@ -24,7 +24,8 @@
  * Bounds: max_entries completed entries (an expired or negative entry is evicted first, then the
  * positive one that expires first; a negative result never evicts a positive entry), queue_max
  * fetches pending at once (beyond it prefetch fails at once: it never blocks), workers fetches
- * running at once, MEFCACHE_MAX_WAITERS parked handshakes per KeID. Keys are wiped on expiry,
+ * running at once, MEFCACHE_MAX_WAITERS parked handshakes per KeID, max_entries + queue_max
+ * queued on_drop events. Keys are wiped on expiry,
  * eviction and free, and never logged. Thread-safe. */
 #ifndef M2M_KEYS_MEFCACHE_H
 #define M2M_KEYS_MEFCACHE_H
@@ -69,6 +70,16 @@ struct mefcache_cfg {
     int revalidate_s;     /* confirm a cached key again after this long, 0 = never, 0..86400,
                              default 300 */
     struct mefcache_fetch fetch; /* fn required */
+    /* Called once for each KeID whose cached key leaves the cache: its lifetime ended, it was
+     * evicted, or the MEF refused or changed it on revalidation (not at shutdown or free). The
+     * event is queued (lock held only to copy the canonical KeID) and the call made by a worker
+     * thread with no lock held, after queued first fetches, so that no handshake ever waits for
+     * it; it may block (that worker fetches nothing meanwhile). The KeID may be live again by
+     * the time it runs (fetched anew): check with mefcache_holds. At most max_entries +
+     * queue_max events wait; beyond that an event is dropped and counted (drops_lost). NULL =
+     * no calls. */
+    void (*on_drop)(void *ctx, const char *keid);
+    void *drop_ctx;
     /* The clock, Unix seconds; NULL = the wall clock (tests pass their own). */
     int64_t (*now_s)(void *ctx);
     void *now_ctx;
@@ -119,6 +130,8 @@ M2M_WARN_UNUSED m2m_rc mefcache_psk_lookup(struct mefcache *mc, const char *iden
                                            uint8_t *key, size_t *keylen, struct m2m_secctx *bind);
 /* The cache alone: true when cred_id is "12-<KeID of our MEF>" and no unexpired key is cached. */
 bool mefcache_is_revoked(struct mefcache *mc, const char *cred_id);
+/* True when keid (canonical form) is being fetched or has an unexpired cached key. */
+bool mefcache_holds(struct mefcache *mc, const char *keid);
 /* Grows whenever a cached key expires, is evicted, or is withdrawn or changed by the MEF on
  * revalidation (also sweeps expired entries). */
 uint64_t mefcache_generation(struct mefcache *mc);
@@ -126,6 +139,8 @@ uint64_t mefcache_generation(struct mefcache *mc);
 struct mefcache_stats {
     uint64_t hits, negative_hits, fetches, fetch_ok, fetch_failed, coalesced, queue_full, evictions,
         expirations;
+    /* on_drop calls made, and drop events lost because the queue was full */
+    uint64_t drops, drops_lost;
     /* revalidations started, and their outcomes: confirmed, changed (dropped), refused (wiped),
      * failed (kept); scans: worker passes that looked for due revalidations */
     uint64_t revalidations, reval_ok, reval_changed, reval_refused, reval_failed, scans;

@@ -2,10 +2,12 @@
 Credential", SPEC-MAP G5). A real MEF (`m2msec mef serve`) and a CSE configured with mef.*; a
 device enrols with its Kpm, derives the 10.3.7 key itself (python hmac) and opens TLS-PSK to the
 CSE with psk_identity = KeID: the CSE fetches the key, binds the association to the enrolee ID,
-updates its <serviceSubscribedAppRule> (G5 step 6), and the device registers and writes. Deny
-paths: unknown KeID, wrong key, KeID of another MEF, a MEF that does not answer or is down (the
-handshake fails within the timeout while other clients are served), From other than the bound
-enrolee."""
+updates the <serviceSubscribedAppRule> the operator designated (mef.asar_rules, G5 step 6), and
+the device registers and writes. Deny paths: unknown KeID, wrong key, KeID of another MEF, a MEF
+that does not answer or is down (the handshake fails within the timeout while other clients are
+served), From other than the bound enrolee, an App-ID only an undesignated rule allows (that rule
+is left unchanged), and the Credential-ID taken out of the rule again when the MEF withdraws the
+key."""
 
 import hashlib
 import hmac
@@ -156,6 +158,27 @@ class PskClient:
         return rc, out, err, time.monotonic() - t0
 
 
+GW_RULE = {"rn": "asarGw", "apci": ["12-gw@sp"], "aai": ["Ngwadmin"], "aae": ["Cgw"]}
+
+
+def make_rules(cse):
+    """G5 step 6 is observable only when no rule admits everyone: the default rule is replaced
+    by asarMef (designated by mef.asar_rules; MEF enrolees may register App-ID Nmefapp) and asarGw
+    (the operator's rule for another credential and App-ID, not designated)."""
+    r = cse.delete("/%s/asarDefault" % m2mtest.CSE_RN)
+    assert r.rsc == 2002, r.describe()
+    r = cse.create("/" + m2mtest.CSE_RN, 19, {"m2m:asar": {
+        "rn": "asarMef", "apci": ["12-nobody@" + MEF_FQDN], "aai": ["Nmefapp"],
+        "aae": ["Cnobody"]}})
+    assert r.rsc == 2001, r.describe()
+    r = cse.create("/" + m2mtest.CSE_RN, 19, {"m2m:asar": dict(GW_RULE)})
+    assert r.rsc == 2001, r.describe()
+
+
+def cred_of(keid):
+    return "12-" + keid.split("@")[0].upper() + "@" + MEF_FQDN
+
+
 class MefTargetTest(CseTestCase):
     """One MEF and one CSE for the class; the device enrols once."""
 
@@ -168,14 +191,9 @@ class MefTargetTest(CseTestCase):
         cls.work = work
         cls.mef = Mef(work)
         cls.mef.start()
-        cls.cse = Cse(*mef_args(cls.mef.url, cls.mef.cse_kpm_file, cls.mef.ca))
-        # G5 step 6 is observable only when no rule admits everyone: replace the default rule
-        r = cls.cse.delete("/%s/asarDefault" % m2mtest.CSE_RN)
-        assert r.rsc == 2002, r.describe()
-        r = cls.cse.create("/" + m2mtest.CSE_RN, 19, {"m2m:asar": {
-            "rn": "asarMef", "apci": ["12-nobody@" + MEF_FQDN], "aai": ["*"],
-            "aae": ["Cnobody"]}})
-        assert r.rsc == 2001, r.describe()
+        cls.cse = Cse(*mef_args(cls.mef.url, cls.mef.cse_kpm_file, cls.mef.ca),
+                      "--set", "mef.asar_rules=asarMef")
+        make_rules(cls.cse)
         cls.keid, cls.ke = enrol(cls.mef, work)
         cls.key_hex = usage_key(cls.ke).hex()
 
@@ -211,7 +229,7 @@ class MefTargetTest(CseTestCase):
         self.assertEqual(r.res()["con"], "21.5")
         # G5 step 6: the rule now names the Credential-ID and the enrolee; durable and audited
         r = self.cse.retrieve("/%s/asarMef" % m2mtest.CSE_RN)
-        self.assertIn("12-" + self.keid.split("@")[0].upper() + "@" + MEF_FQDN, r.res()["apci"])
+        self.assertIn(cred_of(self.keid), r.res()["apci"])
         self.assertIn(ENROLEE, r.res()["aae"])
         with open(os.path.join(self.cse.data_dir, "audit.log")) as f:
             self.assertIn("asar-mef-update", f.read())
@@ -244,11 +262,83 @@ class MefTargetTest(CseTestCase):
         fails = [l for l in self.fetch_lines(keid) if "no key for" in l]
         self.assertEqual(len(fails), 1, "negative cache: one fetch for three handshakes")
 
+    def test_0_only_the_designated_rule_changes(self):
+        """G5 step 6 must not widen registration: asarGw (not in mef.asar_rules) is unchanged,
+        and the enrolee cannot register the App-ID only asarGw allows. Runs first: once the
+        enrolee has registered, a second registration is refused as such (4117)."""
+        dev = PskClient(self.cse, self.keid, self.key_hex)
+        rc, out, err, _ = dev("register-ae", "Ngwadmin", "gwadminae", frm="C")
+        self.assertNotEqual(rc, 0, "an App-ID of another rule: %s %s" % (out, err))
+        self.assertIn("4126", err)
+        r = self.cse.retrieve("/%s/asarMef" % m2mtest.CSE_RN)
+        self.assertIn(cred_of(self.keid), r.res()["apci"], "step 6 did run")
+        r = self.cse.retrieve("/%s/asarGw" % m2mtest.CSE_RN)
+        self.assertEqual(r.rsc, 2000, r.describe())
+        for k in ("apci", "aai", "aae"):
+            self.assertEqual(r.res()[k], GW_RULE[k], k)
+        r = self.cse.retrieve("/%s/gwadminae" % m2mtest.CSE_RN)
+        self.assertEqual(r.rsc, 4004, r.describe())
+
     def test_5_keid_of_another_mef_is_never_fetched(self):
         keid = "00" * 16 + "@mef.other.test"
         rc, out, err, _ = PskClient(self.cse, keid, "22" * 32)("retrieve", "/", frm=ENROLEE)
         self.assertEqual(rc, 3, err)
         self.assertEqual(self.fetch_lines(keid), [])
+
+
+class MefAsarRemovalTest(CseTestCase):
+    """The MEF withdraws the key (`m2msec mef revoke`; the CSE revalidates every second): the
+    Credential-ID leaves the designated rule again, the rest of the rule stays."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mef = None
+        cls.cse = None
+        work = tempfile.mkdtemp(prefix="m2msec-mefasar-it-")
+        m2mtest._workdirs.append(work)
+        cls.mef = Mef(work)
+        cls.mef.start()
+        cls.cse = Cse(*mef_args(cls.mef.url, cls.mef.cse_kpm_file, cls.mef.ca),
+                      "--set", "mef.asar_rules=asarMef", "--set", "mef.revalidate_s=1")
+        make_rules(cls.cse)
+        cls.keid, cls.ke = enrol(cls.mef, work)
+        cls.key_hex = usage_key(cls.ke).hex()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cse is not None:
+            cls.cse.close()
+        if cls.mef is not None:
+            cls.mef.stop()
+
+    def _cses_for_diagnostics(self):
+        return [self.cse] if self.cse else []
+
+    def apci(self):
+        r = self.cse.retrieve("/%s/asarMef" % m2mtest.CSE_RN)
+        self.assertEqual(r.rsc, 2000, r.describe())
+        return r.res()
+
+    def test_revoked_key_leaves_the_rule(self):
+        dev = PskClient(self.cse, self.keid, self.key_hex)
+        rc, out, err, _ = dev("register-ae", "Nmefapp", "dev1ae", frm="C")
+        self.assertEqual(rc, 0, "register: %s %s" % (out, err))
+        cred = cred_of(self.keid)
+        self.assertIn(cred, self.apci()["apci"])
+        must("mef", "revoke", "--data", self.mef.data, self.keid)
+        deadline = time.time() + 20
+        while cred in self.apci()["apci"] and time.time() < deadline:
+            time.sleep(0.2)
+        rule = self.apci()
+        self.assertEqual(rule["apci"], ["12-nobody@" + MEF_FQDN], "only the Credential-ID goes")
+        self.assertIn(ENROLEE, rule["aae"], "the stem stays (it grants nothing alone)")
+        with open(os.path.join(self.cse.data_dir, "audit.log")) as f:
+            self.assertIn("asar-mef-remove", f.read())
+        r = self.cse.retrieve("/%s/asarGw" % m2mtest.CSE_RN)
+        self.assertEqual(r.res()["apci"], GW_RULE["apci"])
+        # the withdrawn key no longer opens a session
+        rc, out, err, _ = dev("retrieve", "/%s/dev1ae" % m2mtest.CSE_RN, frm=ENROLEE)
+        self.assertEqual(rc, 3, err)
 
 
 class Tarpit:

@@ -1,7 +1,8 @@
 /* mefcache_test.c: the Enrolment Target's key cache (TS-0003 8.3.2.1, SPEC-MAP G5) with a test
  * double of the network fetch: hit, miss -> AGAIN then wake, coalescing, negative cache, expiry,
  * queue full, waiter bound, eviction wipes, bad MEF answers, shutdown, composed hooks, config,
- * and revalidation (confirmed, changed key or enrolee, refused, unreachable, timing, limits). */
+ * revalidation (confirmed, changed key or enrolee, refused, unreachable, timing, limits), and the
+ * on_drop report (expiry, eviction, revalidation; from a worker, never blocking a handshake). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -813,6 +814,180 @@ static bool in_revoked(void *ctx, const char *cred_id)
            (in->revoke_all_keids && strcmp(cred_id, "12-" K3) == 0);
 }
 
+/* ---- on_drop: a key leaving the cache is reported once, from a worker, never inline ---- */
+
+struct drops {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    char keid[8][300];
+    bool on_test_thread; /* a call made on the thread that drove the cache */
+    bool gate_closed;    /* calls wait here (a slow rule update) */
+    pthread_t test_thread;
+};
+static struct drops D = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void on_drop(void *ctx, const char *keid)
+{
+    struct drops *d = ctx;
+    pthread_mutex_lock(&d->mu);
+    if (pthread_equal(pthread_self(), d->test_thread))
+        d->on_test_thread = true;
+    if (d->n < 8)
+        snprintf(d->keid[d->n], sizeof d->keid[d->n], "%s", keid);
+    d->n++;
+    pthread_cond_broadcast(&d->cv);
+    while (d->gate_closed)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void drop_gate(bool closed)
+{
+    pthread_mutex_lock(&D.mu);
+    D.gate_closed = closed;
+    pthread_cond_broadcast(&D.cv);
+    pthread_mutex_unlock(&D.mu);
+}
+
+/* Waits until n calls were made (5 s at most); the count seen. */
+static int wait_drops(int n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&D.mu);
+    while (D.n < n)
+        if (pthread_cond_timedwait(&D.cv, &D.mu, &ts) != 0)
+            break;
+    int got = D.n;
+    pthread_mutex_unlock(&D.mu);
+    return got;
+}
+
+static struct mefcache *mk_d(size_t max_entries, int workers, int revalidate_s)
+{
+    struct mefcache_cfg c;
+    mefcache_cfg_default(&c);
+    c.mef_fqdn = FQDN;
+    c.max_entries = max_entries;
+    c.workers = workers;
+    c.queue_max = 4;
+    c.revalidate_s = revalidate_s;
+    c.fetch = (struct mefcache_fetch){fake_fetch, &F};
+    c.now_s = fake_now;
+    c.on_drop = on_drop;
+    c.drop_ctx = &D;
+    D.n = 0;
+    D.on_test_thread = false;
+    D.gate_closed = false;
+    D.test_thread = pthread_self();
+    memset(D.keid, 0, sizeof D.keid);
+    struct mefcache *mc = NULL;
+    assert_int_equal(mefcache_new(&c, &mc), M2M_OK);
+    return mc;
+}
+
+/* Lifetime end: reported once with the canonical KeID, on a worker; a failed fetch is not. */
+static void test_drop_on_expiry(void **state)
+{
+    struct mefcache *mc = mk_d(8, 1, 0);
+    F.life = 10;
+    fetch_now(mc, K1_LOWER, 0);
+    F.result = M2M_ERR_NOT_FOUND;
+    fetch_now(mc, K2, 1); /* negative: never had a key, nothing to report */
+    assert_true(mefcache_holds(mc, K1));
+    assert_false(mefcache_holds(mc, K2));
+    NOW += 9;
+    (void)mefcache_generation(mc);
+    usleep(50 * 1000);
+    assert_int_equal(wait_drops(0), 0);
+    NOW += 31;                     /* K1 expired, K2's negative entry too */
+    (void)mefcache_generation(mc); /* the sweep runs here, on the test thread */
+    assert_int_equal(wait_drops(1), 1);
+    usleep(50 * 1000);
+    assert_int_equal(wait_drops(1), 1); /* exactly once */
+    assert_string_equal(D.keid[0], K1);
+    assert_false(D.on_test_thread);
+    assert_false(mefcache_holds(mc, K1));
+    struct mefcache_stats s = stats(mc);
+    assert_int_equal(s.drops, 1);
+    assert_int_equal(s.drops_lost, 0);
+    mefcache_free(mc);
+}
+
+/* A slow callback never holds up a handshake: the sweep that queued it and later lookups and
+ * fetches answer while it waits. */
+static void test_drop_never_blocks(void **state)
+{
+    struct mefcache *mc = mk_d(8, 2, 0);
+    uint8_t k[64];
+    size_t kl;
+    struct m2m_secctx b;
+    F.life = 10;
+    fetch_now(mc, K1, 0);
+    F.life = 3600;
+    fetch_now(mc, K2, 1);
+    drop_gate(true);
+    NOW += 10;
+    assert_int_equal(lookup(mc, K1, k, &kl, &b), M2M_ERR_NOT_FOUND); /* sweeps, queues */
+    assert_int_equal(wait_drops(1), 1);                              /* a worker is stuck in it */
+    assert_int_equal(lookup(mc, K2, k, &kl, &b), M2M_OK);
+    fetch_now(mc, K3, 2); /* the other worker fetches */
+    assert_int_equal(lookup(mc, K3, k, &kl, &b), M2M_OK);
+    drop_gate(false);
+    assert_false(D.on_test_thread);
+    mefcache_free(mc);
+}
+
+/* Eviction reports the evicted KeID. */
+static void test_drop_on_eviction(void **state)
+{
+    struct mefcache *mc = mk_d(2, 1, 0);
+    F.life = 100;
+    fetch_now(mc, K1, 0); /* expires first: the victim */
+    F.life = 500;
+    fetch_now(mc, K2, 1);
+    fetch_now(mc, K3, 2);
+    assert_int_equal(wait_drops(1), 1);
+    assert_string_equal(D.keid[0], K1);
+    assert_true(mefcache_holds(mc, K2));
+    assert_true(mefcache_holds(mc, K3));
+    mefcache_free(mc);
+    assert_int_equal(wait_drops(1), 1); /* free is not a drop */
+}
+
+/* Revalidation: refused and changed keys are reported; a confirmed one is not; a KeID fetched
+ * anew is live again (mefcache_holds), which the callback checks before acting. */
+static void test_drop_on_revalidation(void **state)
+{
+    struct mefcache *mc = mk_d(8, 2, 10);
+    fetch_now(mc, K1, 0);
+    fetch_now(mc, K2, 1);
+    NOW += 10; /* both confirmed */
+    struct mefcache_stats s;
+    WAIT_STATS(mc, s, s.reval_ok == 2);
+    usleep(50 * 1000);
+    assert_int_equal(wait_drops(0), 0);
+    F.salt = 0x80; /* K1 and K2 change at the MEF */
+    NOW += 10;
+    WAIT_STATS(mc, s, s.reval_changed == 2);
+    assert_int_equal(wait_drops(2), 2);
+    assert_true((strcmp(D.keid[0], K1) == 0 && strcmp(D.keid[1], K2) == 0) ||
+                (strcmp(D.keid[0], K2) == 0 && strcmp(D.keid[1], K1) == 0));
+    fetch_now(mc, K1, 2);
+    assert_true(mefcache_holds(mc, K1));
+    F.result = M2M_ERR_DENIED;
+    NOW += 10; /* K1 withdrawn */
+    WAIT_STATS(mc, s, s.reval_refused == 1);
+    assert_int_equal(wait_drops(3), 3);
+    assert_string_equal(D.keid[2], K1);
+    assert_false(mefcache_holds(mc, K1));
+    assert_int_equal(stats(mc).drops, 3);
+    assert_false(D.on_test_thread);
+    mefcache_free(mc);
+}
+
 static void test_composed_hooks(void **state)
 {
     struct mefcache *mc = mk(8, 1, 4);
@@ -983,6 +1158,10 @@ int main(void)
         cmocka_unit_test_setup(test_reval_off, setup),
         cmocka_unit_test_setup(test_reval_entry_gone_meanwhile, setup),
         cmocka_unit_test_setup(test_reval_leaves_a_worker, setup),
+        cmocka_unit_test_setup(test_drop_on_expiry, setup),
+        cmocka_unit_test_setup(test_drop_never_blocks, setup),
+        cmocka_unit_test_setup(test_drop_on_eviction, setup),
+        cmocka_unit_test_setup(test_drop_on_revalidation, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
