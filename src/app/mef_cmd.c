@@ -43,7 +43,8 @@ static void usage(FILE *f)
             "[--suid N]\n"
             "  list [--kpm] [--targets] [--enrolments] [--registrations] [--keys] [--commands]"
             " [--certs]\n"
-            "  revoke ID                                a KpmID, KeID, MEFClientRegID or key ID\n");
+            "  revoke ID                                a KpmID, KeID, MEFClientRegID, key ID, or"
+            " the serial or SHA-256 fingerprint of a certificate the MEF issued\n");
 }
 
 static int die(const char *msg)

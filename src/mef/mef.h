@@ -11,6 +11,7 @@
 
 #include "base/rc.h"
 #include "mef/mef_codec.h"
+#include "mef/mef_store.h"
 
 #define MEF_DEFAULT_FQDN "mef.m2msec.test"
 #define MEF_ADMIN_FQDNS_MAX 16
@@ -40,6 +41,10 @@ struct mef_config {
     size_t max_body;     /* limits.max_body, <= MEF_BODY_MAX */
     int max_connections; /* limits.max_connections */
     int threads;         /* limits.threads, default 2 */
+    /* per-client caps (docs/MEF.md "Limits"), 0 = none: mef.max_enrolments_per_client (64),
+     * mef.max_registrations_per_client (16), mef.max_keys_per_client (64),
+     * mef.max_certs_per_day (16) */
+    struct mef_store_limits limits;
 };
 
 void mef_config_default(struct mef_config *c);

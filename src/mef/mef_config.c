@@ -25,6 +25,32 @@ void mef_config_default(struct mef_config *c)
     c->max_body = MEF_BODY_MAX;
     c->max_connections = 256;
     c->threads = 2;
+    mef_store_limits_default(&c->limits);
+}
+
+/* The per-client caps (docs/MEF.md "Limits"): 0 .. 1000000, 0 = no cap. false when k is none
+ * of them or v is out of range. */
+static bool apply_limit(struct mef_config *c, const char *k, const char *v)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } L[] = {
+        {"mef.max_enrolments_per_client", offsetof(struct mef_store_limits, enrolments)},
+        {"mef.max_registrations_per_client", offsetof(struct mef_store_limits, registrations)},
+        {"mef.max_keys_per_client", offsetof(struct mef_store_limits, keys)},
+        {"mef.max_certs_per_day", offsetof(struct mef_store_limits, certs_per_day)},
+    };
+    long x;
+    for (size_t i = 0; i < M2M_ARRAY_LEN(L); i++) {
+        if (strcmp(k, L[i].key) != 0)
+            continue;
+        if (!conf_parse_int(v, 0, 1000000, &x))
+            return false;
+        *(int *)((char *)&c->limits + L[i].off) = (int)x;
+        return true;
+    }
+    return false;
 }
 
 /* "ADDR:PORT" with a numeric IPv4 address or "[v6]" into addr[cap] and *port. */
@@ -154,7 +180,7 @@ static bool apply(struct mef_config *c, const char *k, const char *v)
         return (c->max_connections = (int)x) > 0;
     if (strcmp(k, "limits.threads") == 0 && set_long(v, 1, 16, &x))
         return (c->threads = (int)x) > 0;
-    return false;
+    return apply_limit(c, k, v);
 }
 
 m2m_rc mef_config_set(struct mef_config *c, const char *key, const char *value, char *err,

@@ -3,6 +3,7 @@
  * name comes from the store (CERT_PROV commands) and the session, the checks and the issuing
  * are src/mef/est.c's; /serverkeygen answers with a key generated here (RFC 7030 4.4). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -11,7 +12,6 @@
 #include "mef/mef_internal.h"
 
 #define EST_B64 "Content-Transfer-Encoding: base64\r\n"
-#define EST_MAX_IDS 8
 
 static void est_text(struct srv_exchange *x, int status, const char *msg)
 {
@@ -23,15 +23,23 @@ static void est_buf(struct srv_exchange *x, const char *ctype, struct m2m_buf *b
     srv_respond_raw(x, 200, ctype, EST_B64, b->data, b->len);
 }
 
-/* 8.3.6.2.2 step 3.c: the identities the client may request: the certSubjectIDs of the CERT_PROV
- * commands issued to it, then its own authenticated identity. */
-static size_t allowed_ids(struct mef_server *m, const char *client, char (*ids)[MEF_ID_MAX + 1])
+/* 8.3.6.2.2 step 3.c: the identity the CSR names (its SAN URI, read here only to choose; est.c
+ * checks the CSR fully) is allowed when it is the client's own or the certSubjectID of a
+ * CERT_PROV command issued to it and not yet reported. Into id: that SAN when allowed, else the
+ * client's identity (est_enroll then refuses a CSR naming anything else). */
+static void allowed_id(struct mef_server *m, const char *client, const struct srv_raw_request *r,
+                       char *id)
 {
+    char san[MEF_ID_MAX + 1], ch[EST_ID_MAX];
     size_t n = 0;
-    if (mef_store_cert_subjects(m->st, client, ids, EST_MAX_IDS - 1, &n) != M2M_OK)
-        n = 0;
-    snprintf(ids[n++], MEF_ID_MAX + 1, "%s", client);
-    return n;
+    uint8_t *der = malloc(r->body_len + 1);
+    snprintf(id, MEF_ID_MAX + 1, "%s", client);
+    if (der != NULL && est_b64_decode(r->body, r->body_len, der, r->body_len + 1, &n) == M2M_OK &&
+        est_csr_check_der(der, n, san, sizeof san, ch, sizeof ch) == M2M_OK &&
+        (strcmp(san, client) == 0 || mef_store_cert_subject_ok(m->st, client, san) == M2M_OK))
+        snprintf(id, MEF_ID_MAX + 1, "%s", san);
+    m2m_wipe(ch, sizeof ch);
+    free(der);
 }
 
 /* For /simplereenroll the client must hold a certificate this MEF issued: its fingerprint is
@@ -65,16 +73,22 @@ static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
 {
     bool re = op == EST_OP_REENROLL;
     char ctype[EST_CTYPE_MAX] = "";
-    char ids[EST_MAX_IDS][MEF_ID_MAX + 1];
-    const char *idp[EST_MAX_IDS];
+    char id[MEF_ID_MAX + 1];
+    const char *idp[1] = {id};
     uint8_t cb[EST_CB_LEN];
     struct m2m_buf out = M2M_BUF_INIT;
     struct est_result res;
-    size_t n = 1;
-    if (re ? !reenroll_san(m, &r->sec, ids[0]) : (n = allowed_ids(m, r->sec.identity, ids)) == 0)
+    int64_t now = m2m_now_us() / 1000000;
+    if (re && !reenroll_san(m, &r->sec, id))
         return est_text(x, 403, "re-enrolment needs a certificate this MEF issued\n");
-    for (size_t i = 0; i < n; i++)
-        idp[i] = ids[i];
+    if (!re)
+        allowed_id(m, r->sec.identity, r, id);
+    /* docs/MEF.md "Limits": mef.max_certs_per_day per client identity */
+    m2m_rc qrc = mef_store_cert_quota(m->st, r->sec.identity, now);
+    if (qrc == M2M_ERR_LIMIT)
+        return est_text(x, 403, "limit reached: mef.max_certs_per_day certificates issued\n");
+    if (qrc != M2M_OK)
+        return est_text(x, 500, "store failure\n");
     /* RFC 9266 tls-exporter channel binding, carried in challengePassword ([INTERP] MEF.md) */
     m2m_rc cbrc = srv_tls_export(x, EST_CB_LABEL, strlen(EST_CB_LABEL), NULL, 0, cb, sizeof cb);
     if (cbrc == M2M_ERR_DENIED) /* TLS 1.2 without the extended master secret (RFC 9266 3) */
@@ -84,11 +98,11 @@ static void est_enroll_route(struct mef_server *m, struct srv_exchange *x,
     struct est_enroll_req q = {.body = r->body,
                                .body_len = r->body_len,
                                .allowed_ids = idp,
-                               .n_allowed = (int)n,
+                               .n_allowed = 1,
                                .cb = cb,
                                .cb_len = sizeof cb,
                                .days = m->cfg.cert_days,
-                               .now_s = m2m_now_us() / 1000000};
+                               .now_s = now};
     m2m_rc rc = op == EST_OP_KEYGEN ? est_serverkeygen(m->ca, &q, &out, ctype, sizeof ctype, &res)
                                     : est_enroll(m->ca, &q, &out, &res);
     m2m_wipe(cb, sizeof cb);
@@ -118,16 +132,19 @@ void mef_est_route(void *ctx, struct srv_exchange *x, const struct srv_raw_reque
     /* 8.3.6.2.1 note 3: the TLS session authenticates the client; never HTTP authentication */
     if (r->sec.kind != M2M_SEC_TLS_PSK && r->sec.kind != M2M_SEC_TLS_CERT)
         return est_text(x, 403, "client authentication required\n");
+    if (mef_cert_revoked(m, &r->sec))
+        return est_text(x, 403, "certificate revoked\n");
     if (get && strcmp(op, "cacerts") == 0) {
         if (est_cacerts(m->ca, &out) == M2M_OK)
             est_buf(x, "application/pkcs7-mime", &out);
         else
             est_text(x, 500, "cacerts failed\n");
     } else if (get && strcmp(op, "csrattrs") == 0) {
-        char ids[EST_MAX_IDS][MEF_ID_MAX + 1];
-        size_t n = allowed_ids(m, r->sec.identity, ids);
+        char id[MEF_ID_MAX + 1];
         /* the identity the client must request: the latest CERT_PROV subject, else itself */
-        m2m_rc rc = est_csrattrs(ids[n >= 2 ? n - 2 : 0], &out);
+        if (mef_store_cert_subject_latest(m->st, r->sec.identity, id, sizeof id) != M2M_OK)
+            snprintf(id, sizeof id, "%s", r->sec.identity);
+        m2m_rc rc = est_csrattrs(id, &out);
         if (rc == M2M_OK)
             est_buf(x, "application/csrattrs", &out);
         else if (rc == M2M_ERR_MALFORMED) /* not a CSE-ID, AE-ID or URN: nothing to certify */

@@ -53,6 +53,9 @@ void mef_hex(const uint8_t *in, size_t n, char *out);
 /* The expiration time a client asked for, bounded by max_s from now ("the MEF may override
  * proposed values", TS-0003 8.3.5.2.3). false when the request is already in the past. */
 bool mef_clamp_et(int64_t now, bool has, int64_t asked, int64_t max_s, int64_t *et);
+/* True when the session authenticated with a certificate this MEF issued and an administrator
+ * revoked (`m2msec mef revoke <serial|fingerprint>`): every listener refuses it, 4103 / 403. */
+bool mef_cert_revoked(struct mef_server *m, const struct m2m_secctx *sec);
 /* True when admin is acceptable under mef.admin_fqdns. */
 bool mef_admin_ok(const struct mef_config *cfg, const char *admin);
 

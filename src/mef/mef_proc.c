@@ -96,7 +96,10 @@ void mef_mcr_create(struct mef_call *c)
     r.ct = c->now;
     r.lbl = rq.lbl; /* moved */
     m2m_rc rc = mef_store_mcr_add(c->m->st, &r);
-    if (rc != M2M_OK)
+    if (rc == M2M_ERR_LIMIT) /* docs/MEF.md "Limits" */
+        mef_fail(c, RSC_NOT_ACCEPTABLE,
+                 "limit reached: mef.max_registrations_per_client live registrations");
+    else if (rc != M2M_OK)
         mef_fail(c, mef_rsc_of(rc),
                  rc == M2M_ERR_EXISTS ? "already registered for this adminFQDN" : "store failure");
     else {
@@ -276,7 +279,9 @@ static m2m_rc mkr_key(struct mef_call *c, struct mef_mkr_req *rq, struct mef_mkr
         m2m_wipe(ex, sizeof ex);
     }
     mef_hex(rel, sizeof rel, k->relid);
-    return rc == M2M_OK ? M2M_OK : M2M_ERR_INTERNAL;
+    /* M2M_ERR_TLS / M2M_ERR_DENIED (no exporter: TLS 1.2 without the extended master secret)
+     * pass through so that the caller refuses as enr_create does */
+    return rc == M2M_OK || rc == M2M_ERR_TLS || rc == M2M_ERR_DENIED ? rc : M2M_ERR_INTERNAL;
 }
 
 static void mkr_create2(struct mef_call *c, struct mef_mkr_req *rq, struct mef_mkr *k)
@@ -287,7 +292,12 @@ static void mkr_create2(struct mef_call *c, struct mef_mkr_req *rq, struct mef_m
         return mef_fail(c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "adminFQDN not served here");
     if (!mef_clamp_et(c->now, rq->has_et, rq->et_s, c->m->cfg.registration_max_s, &k->et))
         return mef_fail(c, RSC_BAD_REQUEST, "et is in the past");
-    if (mkr_key(c, rq, k) != M2M_OK)
+    m2m_rc krc = mkr_key(c, rq, k);
+    /* the client's choice of session, not a server fault: 4103 like the enrolment (MEF.md) */
+    if (krc == M2M_ERR_TLS || krc == M2M_ERR_DENIED)
+        return mef_fail(c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                        "no exporter on this session (extended master secret required)");
+    if (krc != M2M_OK)
         return mef_fail(c, RSC_INTERNAL_SERVER_ERROR, "key generation failed");
     snprintf(k->source, sizeof k->source, "%s", c->client);
     memcpy(k->admin, rq->admin, sizeof k->admin);
@@ -298,6 +308,9 @@ static void mkr_create2(struct mef_call *c, struct mef_mkr_req *rq, struct mef_m
     memset(&rq->targets, 0, sizeof rq->targets);
     memset(&rq->lbl, 0, sizeof rq->lbl);
     m2m_rc rc = mef_store_mkr_add(c->m->st, k);
+    if (rc == M2M_ERR_LIMIT) /* docs/MEF.md "Limits" */
+        return mef_fail(c, RSC_NOT_ACCEPTABLE,
+                        "limit reached: mef.max_keys_per_client live key registrations");
     if (rc != M2M_OK)
         return mef_fail(c, mef_rsc_of(rc),
                         rc == M2M_ERR_EXISTS ? "key already registered on this session"

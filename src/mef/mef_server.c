@@ -102,6 +102,12 @@ m2m_rc mef_export(struct mef_call *c, const char *label, uint8_t *out, size_t le
     return c->req->exporter.fn(c->req->exporter.ctx, label, strlen(label), out, len);
 }
 
+bool mef_cert_revoked(struct mef_server *m, const struct m2m_secctx *sec)
+{
+    return sec->kind == M2M_SEC_TLS_CERT && strncmp(sec->cred_id, "cert:", 5) == 0 &&
+           mef_store_cert_revoked(m->st, sec->cred_id + 5);
+}
+
 bool mef_admin_ok(const struct mef_config *cfg, const char *admin)
 {
     if (cfg->n_admin_fqdns == 0)
@@ -194,6 +200,8 @@ static void enr_create(struct mef_call *c)
         return mef_fail(c, RSC_INTERNAL_SERVER_ERROR, "exporter failed");
     mef_hex(rel, sizeof rel, e.relid);
     snprintf(e.enrolee, sizeof e.enrolee, "%s", c->client);
+    /* recorded so that revoking the Kpm ends what its sessions obtained */
+    snprintf(e.cred, sizeof e.cred, "%s", c->req->sec.cred_id);
     e.ct = c->now;
     /* TS-0003 10.7: the Enrolment Expiry is the MEF's; a requested et may only shorten it */
     if (!mef_clamp_et(c->now, rq.et_s != 0, rq.et_s, c->m->cfg.enrolment_expiry_s, &e.et)) {
@@ -202,6 +210,9 @@ static void enr_create(struct mef_call *c)
     }
     rc = mef_store_enr_add(c->m->st, &e);
     m2m_wipe(e.ke, sizeof e.ke);
+    if (rc == M2M_ERR_LIMIT) /* docs/MEF.md "Limits" */
+        return mef_fail(c, RSC_NOT_ACCEPTABLE,
+                        "limit reached: mef.max_enrolments_per_client live enrolments");
     if (rc != M2M_OK)
         return mef_fail(c, mef_rsc_of(rc),
                         rc == M2M_ERR_EXISTS ? "this session already enrolled" : "store failure");
@@ -408,6 +419,8 @@ static void mef_serve(struct mef_server *m, struct m2m_request *req, struct m2m_
     if ((req->sec.kind != M2M_SEC_TLS_PSK && req->sec.kind != M2M_SEC_TLS_CERT) ||
         req->sec.identity[0] == 0)
         mef_fail(&c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "no client credential");
+    else if (mef_cert_revoked(m, &req->sec))
+        mef_fail(&c, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "certificate revoked");
     else if (req->fr == NULL || strcmp(req->fr, req->sec.identity) != 0)
         mef_fail(&c, RSC_ORIGINATOR_NOT_AUTHENTICATED, "From is not the authenticated client");
     else if (req->pc_len > c.m->cfg.max_body)
@@ -465,6 +478,8 @@ static uint64_t hook_generation(void *ctx)
 static bool hook_revoked(void *ctx, const char *cred_id)
 {
     struct mef_server *m = ctx;
+    if (strncmp(cred_id, "cert:", 5) == 0) /* a certificate this MEF issued and revoked */
+        return mef_store_cert_revoked(m->st, cred_id + 5);
     return strncmp(cred_id, "10-", 3) == 0 && mef_store_kpm_revoked(m->st, cred_id + 3);
 }
 
@@ -570,6 +585,7 @@ m2m_rc mef_server_start(const struct mef_config *cfg, struct mef_server **out)
     snprintf(path, sizeof path, "%s/mef.db", cfg->data_dir);
     ENSURE(access(path, F_OK) == 0, M2M_ERR_CONFIG); /* `m2msec mef init` first */
     TRY(mef_store_open(path, &m->st));
+    mef_store_set_limits(m->st, &cfg->limits);
     snprintf(path, sizeof path, "%s/ca.pem", cfg->data_dir);
     snprintf(key, sizeof key, "%s/ca.key", cfg->data_dir);
     TRY(est_ca_load(path, key, &m->ca));

@@ -18,6 +18,8 @@
 struct mef_store {
     pthread_mutex_t mu;
     sqlite3 *db;
+    struct mef_store_limits lim;
+    int64_t last_purge; /* Unix seconds of the last automatic purge */
 };
 
 static const char SCHEMA[] =
@@ -28,7 +30,7 @@ static const char SCHEMA[] =
     " suid INTEGER NOT NULL, PRIMARY KEY(enrolee, target, suid));"
     "CREATE TABLE IF NOT EXISTS enr(relid TEXT PRIMARY KEY, ke BLOB NOT NULL,"
     " enrolee TEXT NOT NULL, ct INTEGER NOT NULL, et INTEGER NOT NULL,"
-    " deleted INTEGER NOT NULL DEFAULT 0);"
+    " deleted INTEGER NOT NULL DEFAULT 0, cred TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS mcr(id TEXT PRIMARY KEY, client TEXT NOT NULL,"
     " fqdn TEXT NOT NULL, admin TEXT NOT NULL, ct INTEGER NOT NULL, et INTEGER NOT NULL,"
     " lbl TEXT NOT NULL, UNIQUE(client, admin));"
@@ -39,7 +41,17 @@ static const char SCHEMA[] =
     " class INTEGER NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued',"
     " status INTEGER NOT NULL DEFAULT 0, ct INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS cert(serial TEXT PRIMARY KEY, san TEXT NOT NULL,"
-    " fingerprint TEXT NOT NULL, client TEXT NOT NULL, ct INTEGER NOT NULL);";
+    " fingerprint TEXT NOT NULL, client TEXT NOT NULL, ct INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS cmd_client ON cmd(client, state);"
+    "CREATE INDEX IF NOT EXISTS cert_fp ON cert(fingerprint);";
+
+/* Columns added after the first release: a store created earlier gets them on open (the
+ * "duplicate column" error of a current store is expected and ignored). */
+static const char *const MIGRATIONS[] = {
+    "ALTER TABLE enr ADD COLUMN cred TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE cert ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0",
+};
 
 static int64_t now_s(void)
 {
@@ -144,7 +156,10 @@ m2m_rc mef_store_open(const char *path, struct mef_store **out)
     /* every acknowledged write is on disk first; freed pages holding keys are overwritten */
     TRY(exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
                  "PRAGMA foreign_keys=ON;"));
+    for (size_t i = 0; i < M2M_ARRAY_LEN(MIGRATIONS); i++)
+        (void)sqlite3_exec(st->db, MIGRATIONS[i], NULL, NULL, NULL);
     TRY(exec(st, SCHEMA));
+    mef_store_limits_default(&st->lim);
     *out = st;
     st = NULL;
 out:
@@ -180,6 +195,106 @@ uint64_t mef_store_generation(struct mef_store *st)
         pthread_mutex_unlock(&st->mu);                                                             \
         return lr_;                                                                                \
     } while (0)
+
+/* ---- caps and purge ---- */
+
+void mef_store_limits_default(struct mef_store_limits *l)
+{
+    l->enrolments = MEF_LIMIT_ENROLMENTS;
+    l->registrations = MEF_LIMIT_REGISTRATIONS;
+    l->keys = MEF_LIMIT_KEYS;
+    l->certs_per_day = MEF_LIMIT_CERTS_PER_DAY;
+}
+
+void mef_store_set_limits(struct mef_store *st, const struct mef_store_limits *l)
+{
+    pthread_mutex_lock(&st->mu);
+    st->lim = *l;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* M2M_ERR_LIMIT when `sql` (one text and one integer parameter) counts cap rows or more. */
+static m2m_rc cap_check(struct mef_store *st, int cap, const char *sql, const char *who, int64_t t)
+{
+    sqlite3_stmt *s = NULL;
+    m2m_rc rc = M2M_OK;
+    if (cap <= 0)
+        return M2M_OK;
+    RETURN_IF_ERR(prep(st, &s, sql, "ti", who, t));
+    if (sqlite3_step(s) != SQLITE_ROW)
+        rc = M2M_ERR_IO;
+    else if (sqlite3_column_int64(s, 0) >= cap)
+        rc = M2M_ERR_LIMIT;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Runs one purge statement (parameters: now, batch) and adds the rows it touched. */
+static m2m_rc purge_one(struct mef_store *st, const char *sql, int64_t now, int batch, int *n)
+{
+    sqlite3_stmt *s = NULL;
+    RETURN_IF_ERR(prep(st, &s, sql, "ii", now, (int64_t)batch));
+    RETURN_IF_ERR(step_done(st, s));
+    *n += sqlite3_changes(st->db);
+    return M2M_OK;
+}
+
+static m2m_rc purge_l(struct mef_store *st, int64_t now, int batch, int *removed)
+{
+    m2m_rc rc = M2M_OK;
+    int n = 0, dummy = 0;
+    TRY(exec(st, "BEGIN IMMEDIATE"));
+    /* keys are overwritten before their rows go (secure_delete clears the freed pages too) */
+    TRY(purge_one(st,
+                  "UPDATE enr SET ke=zeroblob(32), deleted=1 WHERE rowid IN (SELECT rowid FROM"
+                  " enr WHERE et<=?1 AND deleted=0 LIMIT ?2)",
+                  now, batch, &dummy));
+    TRY(purge_one(st,
+                  "DELETE FROM enr WHERE rowid IN (SELECT rowid FROM enr WHERE et<=?1 LIMIT ?2)",
+                  now, batch, &n));
+    TRY(purge_one(st,
+                  "DELETE FROM mcr WHERE rowid IN (SELECT rowid FROM mcr WHERE et<=?1 LIMIT ?2)",
+                  now, batch, &n));
+    TRY(purge_one(st,
+                  "UPDATE mkr SET key=zeroblob(length(key)) WHERE rowid IN (SELECT rowid FROM"
+                  " mkr WHERE et<=?1 LIMIT ?2)",
+                  now, batch, &dummy));
+    TRY(purge_one(st,
+                  "DELETE FROM mkr WHERE rowid IN (SELECT rowid FROM mkr WHERE et<=?1 LIMIT ?2)",
+                  now, batch, &n));
+    TRY(purge_one(st,
+                  "DELETE FROM cmd WHERE id IN (SELECT id FROM cmd WHERE state IN"
+                  " ('reported','discarded') AND ct<=?1-86400 LIMIT ?2)",
+                  now, batch, &n));
+    TRY(exec(st, "COMMIT"));
+    st->last_purge = now;
+    if (removed != NULL)
+        *removed = n;
+    return M2M_OK;
+out:
+    (void)exec(st, "ROLLBACK");
+    return rc;
+}
+
+m2m_rc mef_store_purge(struct mef_store *st, int64_t now, int batch, int *removed)
+{
+    if (batch <= 0)
+        return M2M_ERR_MALFORMED;
+    LOCKED(purge_l(st, now, batch, removed));
+}
+
+#define MEF_PURGE_EVERY_S 60
+#define MEF_PURGE_BATCH 256
+
+/* On a write: the purge at most every MEF_PURGE_EVERY_S; its failure does not fail the write. */
+static void purge_maybe_l(struct mef_store *st, int64_t now)
+{
+    if (now >= st->last_purge && now - st->last_purge < MEF_PURGE_EVERY_S)
+        return;
+    st->last_purge = now; /* a failing purge is not retried on every write */
+    if (purge_l(st, now, MEF_PURGE_BATCH, NULL) != M2M_OK)
+        log_warn("mef store: purge failed");
+}
 
 /* ---- Kpm ---- */
 
@@ -242,10 +357,26 @@ bool mef_store_kpm_revoked(struct mef_store *st, const char *kpmid)
 
 static m2m_rc kpm_revoke_l(struct mef_store *st, const char *kpmid)
 {
+    m2m_rc rc = M2M_OK;
     sqlite3_stmt *s = NULL;
-    RETURN_IF_ERR(prep(st, &s, "UPDATE kpm SET revoked=1, key=zeroblob(length(key)) WHERE kpmid=?",
-                       "t", kpmid));
-    return step_changed(st, s);
+    char cred[MEF_ID_MAX + 4];
+    snprintf(cred, sizeof cred, "10-%s", kpmid);
+    TRY(exec(st, "BEGIN IMMEDIATE"));
+    TRY(prep(st, &s, "UPDATE kpm SET revoked=1, key=zeroblob(length(key)) WHERE kpmid=?", "t",
+             kpmid));
+    TRY(step_changed(st, s));
+    /* what the Kpm obtained ends with it: the enrolments made over its sessions; rows from
+     * before the cred column fall back to the Kpm's identity */
+    TRY(prep(st, &s,
+             "UPDATE enr SET ke=zeroblob(32), deleted=1 WHERE deleted=0 AND (cred=?1 OR"
+             " (cred='' AND enrolee=(SELECT identity FROM kpm WHERE kpmid=?2)))",
+             "tt", cred, kpmid));
+    TRY(step_done(st, s));
+    TRY(exec(st, "COMMIT"));
+    return M2M_OK;
+out:
+    (void)exec(st, "ROLLBACK");
+    return rc;
 }
 
 m2m_rc mef_store_kpm_revoke(struct mef_store *st, const char *kpmid)
@@ -343,8 +474,12 @@ m2m_rc mef_store_rules_for(struct mef_store *st, const char *enrolee, struct mef
 static m2m_rc enr_add_l(struct mef_store *st, const struct mef_enr *e)
 {
     sqlite3_stmt *s = NULL;
-    RETURN_IF_ERR(prep(st, &s, "INSERT INTO enr(relid,ke,enrolee,ct,et) VALUES(?,?,?,?,?)", "tbtii",
-                       e->relid, e->ke, sizeof e->ke, e->enrolee, e->ct, e->et));
+    purge_maybe_l(st, e->ct);
+    RETURN_IF_ERR(cap_check(st, st->lim.enrolments,
+                            "SELECT count(*) FROM enr WHERE enrolee=? AND deleted=0 AND et>?",
+                            e->enrolee, e->ct));
+    RETURN_IF_ERR(prep(st, &s, "INSERT INTO enr(relid,ke,enrolee,ct,et,cred) VALUES(?,?,?,?,?,?)",
+                       "tbtiit", e->relid, e->ke, sizeof e->ke, e->enrolee, e->ct, e->et, e->cred));
     return step_done(st, s);
 }
 
@@ -358,7 +493,8 @@ static m2m_rc enr_get_l(struct mef_store *st, const char *relid, struct mef_enr 
     m2m_rc rc = M2M_OK;
     sqlite3_stmt *s = NULL;
     memset(o, 0, sizeof *o);
-    TRY(prep(st, &s, "SELECT ke, enrolee, ct, et, deleted FROM enr WHERE relid=?", "t", relid));
+    TRY(prep(st, &s, "SELECT ke, enrolee, ct, et, deleted, cred FROM enr WHERE relid=?", "t",
+             relid));
     ENSURE(sqlite3_step(s) == SQLITE_ROW, M2M_ERR_NOT_FOUND);
     snprintf(o->relid, sizeof o->relid, "%s", relid);
     o->deleted = sqlite3_column_int(s, 4) != 0;
@@ -368,6 +504,7 @@ static m2m_rc enr_get_l(struct mef_store *st, const char *relid, struct mef_enr 
     col_text(s, 1, o->enrolee, sizeof o->enrolee);
     o->ct = sqlite3_column_int64(s, 2);
     o->et = sqlite3_column_int64(s, 3);
+    col_text(s, 5, o->cred, sizeof o->cred);
 out:
     sqlite3_finalize(s);
     return rc;
@@ -399,6 +536,9 @@ static m2m_rc mcr_add_l(struct mef_store *st, const struct mef_mcr *r)
     m2m_rc rc = M2M_OK;
     char *lbl = NULL;
     sqlite3_stmt *s = NULL;
+    purge_maybe_l(st, r->ct);
+    TRY(cap_check(st, st->lim.registrations, "SELECT count(*) FROM mcr WHERE client=? AND et>?",
+                  r->client, r->ct));
     TRY(mef_strlist_to_json(&r->lbl, &lbl));
     TRY(prep(st, &s, "INSERT INTO mcr(id,client,fqdn,admin,ct,et,lbl) VALUES(?,?,?,?,?,?,?)",
              "ttttiit", r->id, r->client, r->fqdn, r->admin, r->ct, r->et, lbl));
@@ -525,6 +665,9 @@ static m2m_rc mkr_add_l(struct mef_store *st, const struct mef_mkr *k)
     m2m_rc rc = M2M_OK;
     char *tg = NULL, *lbl = NULL;
     sqlite3_stmt *s = NULL;
+    purge_maybe_l(st, k->ct);
+    TRY(cap_check(st, st->lim.keys, "SELECT count(*) FROM mkr WHERE source=? AND et>?", k->source,
+                  k->ct));
     TRY(mef_strlist_to_json(&k->targets, &tg));
     TRY(mef_strlist_to_json(&k->lbl, &lbl));
     TRY(prep(st, &s,
@@ -631,11 +774,42 @@ m2m_rc mef_store_mkr_delete(struct mef_store *st, const char *relid)
 
 /* ---- commands ---- */
 
+/* The client's one NO_MORE_COMMANDS row, refreshed; NOT_FOUND when it has none yet. */
+static m2m_rc cmd_nomore_reuse_l(struct mef_store *st, const char *client, const char *desc,
+                                 int64_t *id)
+{
+    m2m_rc rc = M2M_OK;
+    sqlite3_stmt *s = NULL;
+    TRY(prep(st, &s, "SELECT id FROM cmd WHERE client=? AND class=? ORDER BY id LIMIT 1", "ti",
+             client, (int64_t)MEF_CMD_NO_MORE));
+    ENSURE(sqlite3_step(s) == SQLITE_ROW, M2M_ERR_NOT_FOUND);
+    int64_t found = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    TRY(prep(st, &s, "UPDATE cmd SET args=?, state='nomore', status=0, ct=? WHERE id=?", "tii",
+             desc, now_s(), found));
+    TRY(step_done(st, s));
+    s = NULL;
+    if (id != NULL)
+        *id = found;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static m2m_rc cmd_add_l(struct mef_store *st, const char *client, int cls, const char *desc,
                         int64_t *id)
 {
     sqlite3_stmt *s = NULL;
-    /* a NO_MORE_COMMANDS answer gets its own cmdID but never blocks the queue */
+    /* a NO_MORE_COMMANDS answer never blocks the queue, and one row per client serves them
+     * all: polling an empty queue does not grow the store (docs/MEF.md "Limits") */
+    if (cls == MEF_CMD_NO_MORE) {
+        m2m_rc rc = cmd_nomore_reuse_l(st, client, desc, id);
+        if (rc != M2M_ERR_NOT_FOUND)
+            return rc;
+    } else {
+        purge_maybe_l(st, now_s());
+    }
     RETURN_IF_ERR(prep(st, &s, "INSERT INTO cmd(client,class,args,state,ct) VALUES(?,?,?,?,?)",
                        "titti", client, (int64_t)cls, desc,
                        cls == MEF_CMD_NO_MORE ? "nomore" : "queued", now_s()));
@@ -708,31 +882,43 @@ m2m_rc mef_store_cmd_report(struct mef_store *st, const char *client, int64_t cm
     LOCKED(cmd_report_l(st, client, cmd_id, status));
 }
 
-static m2m_rc subjects_l(struct mef_store *st, const char *client, char (*ids)[MEF_ID_MAX + 1],
-                         size_t max, size_t *n)
+/* Walks the client's issued, not yet reported CERT_PROV commands, newest first: with want !=
+ * NULL stops at the one naming want; else copies the first subject into out. */
+static m2m_rc subject_find_l(struct mef_store *st, const char *client, const char *want, char *out,
+                             size_t cap)
 {
     sqlite3_stmt *s = NULL;
-    *n = 0;
+    char sub[MEF_ID_MAX + 1];
+    m2m_rc rc = M2M_ERR_NOT_FOUND;
     RETURN_IF_ERR(prep(st, &s,
-                       "SELECT args FROM cmd WHERE client=? AND class=1 AND state IN"
-                       " ('issued','reissued','reported') ORDER BY id",
-                       "t", client));
-    while (*n < max && sqlite3_step(s) == SQLITE_ROW) {
+                       "SELECT args FROM cmd WHERE client=? AND class=? AND state IN"
+                       " ('issued','reissued') ORDER BY id DESC",
+                       "ti", client, (int64_t)MEF_CMD_CERT_PROV));
+    while (rc == M2M_ERR_NOT_FOUND && sqlite3_step(s) == SQLITE_ROW) {
         const char *a = (const char *)sqlite3_column_text(s, 0);
         if (a == NULL)
             continue;
-        mef_cmd_desc_subject(a, (size_t)sqlite3_column_bytes(s, 0), ids[*n], MEF_ID_MAX + 1);
-        if (ids[*n][0])
-            (*n)++;
+        sub[0] = 0;
+        mef_cmd_desc_subject(a, (size_t)sqlite3_column_bytes(s, 0), sub, sizeof sub);
+        if (sub[0] == 0 || (want != NULL && strcmp(sub, want) != 0))
+            continue;
+        if (out != NULL)
+            snprintf(out, cap, "%s", sub);
+        rc = M2M_OK;
     }
     sqlite3_finalize(s);
-    return M2M_OK;
+    return rc;
 }
 
-m2m_rc mef_store_cert_subjects(struct mef_store *st, const char *client,
-                               char (*ids)[MEF_ID_MAX + 1], size_t max, size_t *n)
+m2m_rc mef_store_cert_subject_ok(struct mef_store *st, const char *client, const char *san)
 {
-    LOCKED(subjects_l(st, client, ids, max, n));
+    LOCKED(subject_find_l(st, client, san, NULL, 0));
+}
+
+m2m_rc mef_store_cert_subject_latest(struct mef_store *st, const char *client, char *san,
+                                     size_t cap)
+{
+    LOCKED(subject_find_l(st, client, NULL, san, cap));
 }
 
 /* ---- certificates ---- */
@@ -757,7 +943,7 @@ static m2m_rc cert_san_l(struct mef_store *st, const char *fp, char *san, size_t
 {
     m2m_rc rc = M2M_OK;
     sqlite3_stmt *s = NULL;
-    TRY(prep(st, &s, "SELECT san FROM cert WHERE fingerprint=?", "t", fp));
+    TRY(prep(st, &s, "SELECT san FROM cert WHERE fingerprint=? AND revoked=0", "t", fp));
     ENSURE(sqlite3_step(s) == SQLITE_ROW, M2M_ERR_NOT_FOUND);
     col_text(s, 0, san, cap);
 out:
@@ -768,6 +954,58 @@ out:
 m2m_rc mef_store_cert_san(struct mef_store *st, const char *fingerprint, char *san, size_t cap)
 {
     LOCKED(cert_san_l(st, fingerprint, san, cap));
+}
+
+m2m_rc mef_store_cert_quota(struct mef_store *st, const char *client, int64_t now)
+{
+    pthread_mutex_lock(&st->mu);
+    m2m_rc rc = cap_check(st, st->lim.certs_per_day,
+                          "SELECT count(*) FROM cert WHERE client=? AND ct>?", client, now - 86400);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bool mef_store_cert_revoked(struct mef_store *st, const char *fingerprint)
+{
+    sqlite3_stmt *s = NULL;
+    bool r = false;
+    pthread_mutex_lock(&st->mu);
+    if (prep(st, &s, "SELECT 1 FROM cert WHERE fingerprint=? AND revoked=1 LIMIT 1", "t",
+             fingerprint) == M2M_OK)
+        r = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+/* Revokes the certificate with serial or fingerprint hex (lower case, no separators). */
+static m2m_rc cert_revoke_l(struct mef_store *st, const char *hex)
+{
+    sqlite3_stmt *s = NULL;
+    RETURN_IF_ERR(prep(st, &s,
+                       "UPDATE cert SET revoked=1 WHERE revoked=0 AND (lower(serial)=?1 OR"
+                       " fingerprint=?1)",
+                       "t", hex));
+    return step_changed(st, s);
+}
+
+/* A serial or fingerprint as typed ("AB:CD..", "abcd..") to lower-case hex; false when it is
+ * not hex. */
+static bool cert_hex(const char *what, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = what; *p; p++) {
+        char ch = *p;
+        if (ch == ':')
+            continue;
+        if (ch >= 'A' && ch <= 'F')
+            ch = (char)(ch - 'A' + 'a');
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) || n + 1 >= cap)
+            return false;
+        out[n++] = ch;
+    }
+    out[n] = 0;
+    return n > 0;
 }
 
 /* ---- administration ---- */
@@ -783,7 +1021,8 @@ static const char *const LIST_SQL[] = {
     [MEF_LIST_REGISTRATIONS] = "SELECT id, client, admin, et FROM mcr ORDER BY ct",
     [MEF_LIST_KEYS] = "SELECT relid, source, suid, targets FROM mkr ORDER BY ct",
     [MEF_LIST_COMMANDS] = "SELECT id, client, class, state, status FROM cmd ORDER BY id",
-    [MEF_LIST_CERTS] = "SELECT serial, san, fingerprint, client FROM cert ORDER BY ct",
+    [MEF_LIST_CERTS] = "SELECT serial, san, fingerprint, client, CASE revoked WHEN 0 THEN"
+                       " 'active' ELSE 'revoked' END FROM cert ORDER BY ct",
 };
 
 static m2m_rc list_l(struct mef_store *st, enum mef_list_what what, FILE *f)
@@ -818,7 +1057,7 @@ m2m_rc mef_store_revoke(struct mef_store *st, const char *what)
         return M2M_OK;
     /* a KeID "<relid>@<fqdn>" names the enrolment by its relative part */
     snprintf(rel, sizeof rel, "%.*s", MEF_RELID_LEN, what);
-    for (size_t i = 0; i < MEF_RELID_LEN; i++)
+    for (size_t i = 0; i < MEF_RELID_LEN && rel[i] != 0; i++)
         if (rel[i] >= 'a' && rel[i] <= 'f')
             rel[i] = (char)(rel[i] - 'a' + 'A');
     if ((n == MEF_RELID_LEN || (n > MEF_RELID_LEN && what[MEF_RELID_LEN] == '@')) &&
@@ -826,5 +1065,10 @@ m2m_rc mef_store_revoke(struct mef_store *st, const char *what)
         return M2M_OK;
     if (mef_store_mcr_delete(st, what) == M2M_OK)
         return M2M_OK;
-    return mef_store_mkr_delete(st, what);
+    if (mef_store_mkr_delete(st, what) == M2M_OK)
+        return M2M_OK;
+    char hex[MEF_ID_MAX + 1];
+    if (!cert_hex(what, hex, sizeof hex))
+        return M2M_ERR_NOT_FOUND;
+    LOCKED(cert_revoke_l(st, hex));
 }

@@ -159,6 +159,38 @@ class MefServerTest(unittest.TestCase):
         self.assertIn(b"extended master secret", rs[1][2])
         self.assertEqual(self.mef.admin("list", "--enrolments").stdout, before)
 
+    def test_11c_no_key_registration_without_extended_master_secret(self):
+        """Review finding 7: a key registration from the exporter on a session without the
+        extended master secret is the client's refusal, 4103, like the enrolment; nothing is
+        stored."""
+        before = self.mef.admin("list", "--keys").stdout
+        prio = "NORMAL:-VERS-TLS1.3:-KX-ALL:+PSK:%NO_SESSION_HASH"
+        body = {"sec:mkr": {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN, "SUID": 22,
+                            "targetIDs": ["/id-in"]}}
+        out, rs = self.mef.gnutls_psk(mef_http("POST", "/mef", "Cdev1", body, 904), KPM1, KEY1,
+                                      prio)
+        self.assertEqual([int(h["x-m2m-rsc"]) for _, h, _ in rs], [4103], out[-600:])
+        self.assertIn(b"extended master secret", rs[0][2])
+        self.assertEqual(self.mef.admin("list", "--keys").stdout, before)
+
+    def test_11d_revoking_a_kpm_ends_its_enrolments(self):
+        """Review finding 8: what a Kpm obtained ends with it: its enrolment is marked deleted
+        (fetchCredentials then 4004) while another Kpm's enrolment stays."""
+        kpm, key = "rev@" + MEF_FQDN, "1111111111111111111111111111aaaa"
+        self.mef.add_kpm(kpm, key, "Cdev1")
+        out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", {"sec:enr": {}}, 905), kpm, key)
+        rsc, j, _ = self.one(rs)
+        self.assertEqual(rsc, 2001, out[-600:])
+        mine = j["sec:enr"]["ri"]
+        other = self.enrol()[0]["ri"]
+        self.mef.admin("revoke", kpm)
+        listing = self.mef.admin("list", "--enrolments").stdout
+        self.assertRegex(listing, r"(?m)^%s\tCdev1\t\d+\tdeleted$" % mine)
+        self.assertRegex(listing, r"(?m)^%s\tCdev1\t\d+\tactive$" % other)
+        rsc, _, _ = self.call("GET", "/fetchCredentials/%s@%s/22" % (mine, MEF_FQDN), "/id-in",
+                              kpm=KPM_T, key=KEY_T)
+        self.assertEqual(rsc, 4004)
+
     def test_12_enrolment_body_errors(self):
         for body in ({"sec:enr": {"ke": "x"}}, {"sec:mcr": {}}, b"not json",
                      {"sec:enr": {"et": "2020"}}, {"sec:enr": {"et": "20200101T000000"}}):
@@ -302,6 +334,28 @@ class MefServerTest(unittest.TestCase):
         self.assertEqual(self.call("GET", reg)[0], 4103)  # another client
         self.assertEqual(self.call("DELETE", reg, "/id-in/Cpeer", kpm=KPM_P, key=KEY_P)[0],
                          4005)
+
+    def test_33_polling_an_empty_queue_does_not_grow_the_store(self):
+        """Review finding 2: every NO_MORE_COMMANDS answer to a client reuses one row."""
+        kpm, key = "poll@" + MEF_FQDN, "2222222222222222222222222222bbbb"
+        self.mef.add_kpm(kpm, key, "/id-in/Cpoll")
+        rsc, j, _ = self.register(origin="/id-in/Cpoll", kpm=kpm, key=key)
+        self.assertEqual(rsc, 2001, j)
+        reg = "/mef/%s/cmd" % j["sec:mcr"]["ri"]
+        ids = set()
+        for _ in range(4):
+            rsc, j, _ = self.call("GET", reg, "/id-in/Cpoll", kpm=kpm, key=key)
+            self.assertEqual((rsc, j["sec:mcc"]["cmdDescription"]["cmdClassID"]), (2000, 0))
+            ids.add(j["sec:mcc"]["cmdID"])
+            rsc, j, _ = self.call("PUT", reg, "/id-in/Cpoll",
+                                  {"sec:mcc": {"cmdID": j["sec:mcc"]["cmdID"],
+                                               "cmdStatusCode": 20}}, kpm=kpm, key=key)
+            self.assertEqual(rsc, 2004)
+            ids.add(j["sec:mcc"]["cmdID"])
+        self.assertEqual(len(ids), 1, ids)
+        rows = [l for l in self.mef.admin("list", "--commands").stdout.splitlines()
+                if "\t/id-in/Cpoll\t" in l]
+        self.assertEqual(len(rows), 1, rows)
 
     # -- key registration (8.3.5.2.7-10) ---------------------------------------------------
     def test_40_key_registration_with_key_value(self):
