@@ -346,8 +346,7 @@ m2m_rc pki_flavour_check(enum pki_flavour f, const char *uri)
     case PKI_FLAVOUR_CSE: {
         /* //SP/CSE-ID; "//SP/S..." is an SP-relative AE-ID (TS-0001 7.2), not a CSE-ID */
         const char *last = strrchr(uri, '/');
-        return abs_segments(uri) == 2 && last != NULL && last[1] != 'S' ? M2M_OK
-                                                                          : M2M_ERR_CONFIG;
+        return abs_segments(uri) == 2 && last != NULL && last[1] != 'S' ? M2M_OK : M2M_ERR_CONFIG;
     }
     case PKI_FLAVOUR_AE: {
         /* //SP/CSE-ID/stem (or deeper structured forms) with a C... or S... stem, or the
