@@ -264,7 +264,7 @@ static cJSON *mkr_json(struct mef_call *c, const struct mef_mkr *k, bool with_ke
  * (EXPORTER-oneM2M-Connection, [INTERP] docs/MEF.md). */
 static m2m_rc mkr_key(struct mef_call *c, struct mef_mkr_req *rq, struct mef_mkr *k)
 {
-    uint8_t ex[KDF_EXPORT_LEN], rel[KDF_EXPORT_ID_LEN];
+    uint8_t ex[KDF_EXPORT_LEN], rel[KDF_EXPORT_ID_LEN] = {0};
     m2m_rc rc = M2M_OK;
     if (rq->has_key) {
         memcpy(k->key, rq->key, rq->key_len);
@@ -278,7 +278,8 @@ static m2m_rc mkr_key(struct mef_call *c, struct mef_mkr_req *rq, struct mef_mkr
         k->key_len = KDF_KEY_LEN;
         m2m_wipe(ex, sizeof ex);
     }
-    mef_hex(rel, sizeof rel, k->relid);
+    if (rc == M2M_OK)
+        mef_hex(rel, sizeof rel, k->relid);
     /* M2M_ERR_TLS / M2M_ERR_DENIED (no exporter: TLS 1.2 without the extended master secret)
      * pass through so that the caller refuses as enr_create does */
     return rc == M2M_OK || rc == M2M_ERR_TLS || rc == M2M_ERR_DENIED ? rc : M2M_ERR_INTERNAL;
