@@ -2,12 +2,14 @@
 # Everything is built by CMake + Ninja; this file only names the build directories.
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 BUILD_RELEASE := build/release
 BUILD_ASAN := build/asan
 BUILD_FUZZ := build/fuzz
 RUN_ARGS ?=
 
-.PHONY: all deps build run test bench fuzz format clean soak valgrind
+.PHONY: all deps build run test bench fuzz fuzz-smoke format clean soak valgrind
 
 all: build
 
@@ -24,12 +26,20 @@ build: deps $(BUILD_RELEASE)/build.ninja
 run: build
 	$(BUILD_RELEASE)/m2msec cse --data-dir ./var $(RUN_ARGS)
 
-# Installs, builds with ASan+UBSan, runs every test under ctest.
+# Installs, builds with ASan+UBSan, runs every test under ctest (unit, corpus replays,
+# integration), then a short libFuzzer smoke run of every target (FUZZ_SMOKE_SECONDS each).
 test:
-	@scripts/deps.sh test
+	@scripts/deps.sh test fuzz
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Asan
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Every libFuzzer target for FUZZ_SMOKE_SECONDS on its corpus; fails on any crash or timeout.
+fuzz-smoke:
+	CC=clang-14 cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DM2M_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SMOKE_SECONDS)
 
 bench:
 	@scripts/deps.sh bench
