@@ -7,6 +7,7 @@ registration, EST, and every error row of the MEF.md tables."""
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import time
 import unittest
 
 import m2mtest
@@ -31,6 +33,7 @@ TARGET_FQDN = "in.m2msec.test"
 ADMIN_FQDN = "sp.m2msec.test"
 MANDATORY = ("-tls1_2", "-cipher", "PSK-AES128-CBC-SHA256")
 AE9 = "//m2msec.example.com/id-in/Cae9"
+REVOKE_SEEN = {}  # which refusal test_54 saw, printed at the end
 LABEL_USAGE = b"oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation"
 
 
@@ -596,6 +599,246 @@ class MefServerTest(unittest.TestCase):
                            "lbl": ["x" * 200] * 400}}
         out, rs, _ = self.psk(mef_http("POST", "/mef", "Cdev1", big, 902))
         self.assertIn(rs[0][0], (400, 413), out[-300:])
+
+
+    # -- revocation of issued certificates ("Revocation at the MEF", docs/DECISIONS.md) -------
+    def reenroll_cli(self, cert, san, outdir):
+        """`m2msec client --cert --key est-enroll --reenroll`; returns (rc, output, paths)."""
+        paths = [os.path.join(outdir, n) for n in ("re.key", "re.pem")]
+        argv = [m2mtest.BIN, "client", "--url", "https://%s:%d" % (HOST, self.mef.port),
+                "--servername", MEF_FQDN, "--ca", self.mef.ca_pem, "--from", san,
+                "--timeout-ms", "20000", "--cert", cert[0], "--key", cert[1], "est-enroll",
+                "--reenroll", "--san", san, "--key-out", paths[0], "--cert-out", paths[1]]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                           text=True)
+        return p.returncode, p.stdout + p.stderr, paths
+
+    def cert_rows(self, san):
+        """`mef list --certs` rows (serial, san, fingerprint, client, state) naming san."""
+        rows = [l.split("\t") for l in self.mef.admin("list", "--certs").stdout.splitlines()]
+        return [r for r in rows if len(r) == 5 and r[1] == san]
+
+    def keepalive_get(self, conn, origin):
+        conn.putrequest("GET", "/mef", skip_host=True, skip_accept_encoding=True)
+        for k, v in (("Host", "%s:%d" % (HOST, self.mef.port)), ("Accept", "application/json"),
+                     ("X-M2M-Origin", origin), ("X-M2M-RI", m2mtest.new_rqi()),
+                     ("X-M2M-RVI", "3"), ("Connection", "keep-alive")):
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        body = r.read()
+        return int(r.getheader("X-M2M-RSC", "0")), body
+
+    def assert_revoked_refusal(self, fn, what):
+        """fn() -> (rsc, body) must be refused: 4103 "certificate revoked" (docs/MEF.md), or the
+        transport closes the connection without an answer (it checks revoked credentials right
+        after the handshake and on its 250 ms tick). Records which one in REVOKE_SEEN."""
+        try:
+            rsc, body = fn()
+        except (ConnectionError, ssl.SSLError, http.client.HTTPException, OSError) as e:
+            REVOKE_SEEN[what] = "closed (%s)" % type(e).__name__
+            return
+        self.assertEqual(rsc, 4103, body)
+        self.assertIn(b"certificate revoked", body)
+        REVOKE_SEEN[what] = "4103"
+
+    def test_54_revoked_est_certificate_is_refused_everywhere(self):
+        """A certificate the MEF issued by EST opens Mmef sessions until `mef revoke <serial>`:
+        then a new session gets 4103 "certificate revoked", /simplereenroll with it 403, and a
+        session opened before the revoke is refused on its next request or closed (the
+        transport re-checks revoked credentials on its 250 ms tick). Another certificate of
+        the same identity (the re-enrolled one) keeps working."""
+        kpm = "ae13@" + MEF_FQDN
+        ae = "//m2msec.example.com/id-in/Cae13"
+        self.mef.add_kpm(kpm, KEY1, ae)
+        outdir = os.path.join(self.mef.work, "keygen13")
+        os.makedirs(outdir, exist_ok=True)
+        rc, out, (key, cert, _) = self.keygen_cli(kpm, ae, ae, outdir)
+        self.assertEqual(rc, 0, out + self.mef.stderr_text())
+        rows = self.cert_rows(ae)
+        self.assertEqual(len(rows), 1, rows)
+        serial, state = rows[0][0], rows[0][4]
+        self.assertEqual(state, "active")
+        r = self.cert_request((cert, key), "GET", "/mef", ae)
+        self.assertEqual((r.status, r.rsc), (200, 2000), r.describe())
+        # positive control: re-enrolment with the issued certificate works before the revoke
+        rc, out, (rkey, rcert) = self.reenroll_cli((cert, key), ae, outdir)
+        self.assertEqual(rc, 0, out + self.mef.stderr_text())
+        self.assertEqual(len(self.cert_rows(ae)), 2)
+        # a session opened before the revoke
+        conn = http.client.HTTPSConnection(
+            HOST, self.mef.port, timeout=10, context=self.mef.ssl_context((cert, key)))
+        try:
+            self.assertEqual(self.keepalive_get(conn, ae)[0], 2000)
+            self.assertIn("revoked", self.mef.admin("revoke", serial).stdout)
+            time.sleep(0.8)  # > 250 ms transport tick
+            self.assert_revoked_refusal(lambda: self.keepalive_get(conn, ae), "open session")
+            if REVOKE_SEEN["open session"] != "4103":
+                self.assertIn("closing a connection of revoked credential cert:",
+                              self.mef.stderr_text())
+        finally:
+            conn.close()
+        states = {r[0]: r[4] for r in self.cert_rows(ae)}
+        self.assertEqual(states[serial], "revoked")
+        self.assertEqual(sorted(states.values()), ["active", "revoked"])
+        # a new session with the revoked certificate
+        self.assert_revoked_refusal(
+            lambda: (lambda r: (r.rsc, r.raw))(self.cert_request((cert, key), "GET", "/mef", ae)),
+            "new session")
+        # the re-enrolled certificate of the same identity is unaffected
+        r = self.cert_request((rcert, rkey), "GET", "/mef", ae)
+        self.assertEqual((r.status, r.rsc), (200, 2000), r.describe())
+        # no re-enrolment with the revoked one: 403, nothing issued, nothing written
+        os.unlink(rcert)
+        os.unlink(rkey)
+        rc, out, (rkey, rcert) = self.reenroll_cli((cert, key), ae, outdir)
+        # 1 with HTTP 403 "certificate revoked" (mef_est.c), or 3 when the transport closes the
+        # session after the handshake (src/net/conn.c checks is_revoked there)
+        self.assertTrue((rc == 1 and "HTTP 403" in out) or rc == 3, (rc, out))
+        REVOKE_SEEN["reenroll"] = "HTTP 403" if rc == 1 else "closed (exit 3)"
+        self.assertFalse(os.path.exists(rcert) or os.path.exists(rkey))
+        self.assertEqual(len(self.cert_rows(ae)), 2)
+        print("\n    revoked certificate refusals seen: %s" % REVOKE_SEEN, end=" ")
+
+
+    def test_55_est_for_many_queued_cert_prov_commands(self):
+        """docs/DECISIONS.md "EST subject authorization": nine CERT_PROV commands queued one
+        after another for one client each obtain their certificate through the command loop
+        (`m2msec client mef-commands`); once reported, a CSR naming one of their subjects is
+        refused 403 and nothing is issued."""
+        kpm, client = "cp@" + MEF_FQDN, "/id-in/Ccp"
+        self.mef.add_kpm(kpm, KEY1, client)
+        rsc, j, _ = self.register(origin=client, kpm=kpm, key=KEY1)
+        self.assertEqual(rsc, 2001, j)
+        reg = j["sec:mcr"]["ri"]
+        subjects = ["//m2msec.example.com/id-in/Ccp%d" % i for i in range(1, 10)]
+        ids = [self.mef.admin("cmd", "add", "--client", client, "--class", "CERT_PROV",
+                              "--subject-type", "3", "--subject-id", sub).stdout.split()[1]
+               for sub in subjects]
+        outdir = os.path.join(self.mef.work, "cp")
+        os.makedirs(outdir, exist_ok=True)
+        psk_file = os.path.join(self.mef.work, "kpm-cp_%s.hex" % MEF_FQDN.replace(".", "_"))
+        self.assertTrue(os.path.exists(psk_file), psk_file)
+        argv = [m2mtest.BIN, "client", "--url", "https://%s:%d" % (HOST, self.mef.port),
+                "--servername", MEF_FQDN, "--ca", self.mef.ca_pem, "--from", client,
+                "--timeout-ms", "20000", "--psk-identity", kpm, "--psk-file", psk_file,
+                "mef-commands", reg, "--cert-out", os.path.join(outdir, "c.pem"),
+                "--key-out", os.path.join(outdir, "c.key"), "--max", "20"]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                           text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + self.mef.stderr_text()[-2000:])
+        self.assertIn("processed 9\nlast-status 20\n", p.stdout)
+        self.assertIn("certificate %s\n" % subjects[-1], p.stdout)
+        reported = {r[0]: (r[3], r[4]) for r in listed(self.mef, "commands", 1, client)}
+        for cid in ids:
+            self.assertEqual(reported.get(cid), ("reported", "20"), (cid, reported))
+        for sub in subjects:
+            rows = listed(self.mef, "certs", 1, sub)
+            self.assertEqual([(r[3], r[4]) for r in rows], [(client, "active")], sub)
+        txt = subprocess.run(["openssl", "x509", "-in", os.path.join(outdir, "c.pem"), "-noout",
+                              "-ext", "subjectAltName"], capture_output=True, text=True).stdout
+        self.assertIn("URI:" + subjects[-1], txt)
+        # control: a tenth command, run by csrattrs + simpleenroll over one raw session, works
+        extra = "//m2msec.example.com/id-in/Ccp10"
+        self.mef.admin("cmd", "add", "--client", client, "--class", "CERT_PROV",
+                       "--subject-type", "3", "--subject-id", extra)
+        rsc, j, _ = self.call("GET", "/mef/%s/cmd" % reg, client, kpm=kpm, key=KEY1)  # issue it
+        self.assertEqual((rsc, j["sec:mcc"]["cmdStatusCode"]), (2000, 10))
+        rs = self.raw("GET", "/.well-known/est/csrattrs", kpm=kpm)
+        self.assertEqual(rs[0][0], 200, rs)
+        self.assertIn(extra.encode(), base64.b64decode(rs[0][2]))
+        rs = self.est_enroll(kpm, extra)
+        self.assertEqual(rs[0][0], 200, rs)
+        self.assertEqual(len(listed(self.mef, "certs", 1, extra)), 1)
+        # the nine are reported: their subjects are no longer the client's to request
+        for sub in (subjects[0], subjects[4]):
+            rs = self.est_enroll(kpm, sub)
+            self.assertEqual(rs[0][0], 403, rs)
+            self.assertEqual(len(listed(self.mef, "certs", 1, sub)), 1)
+
+
+
+def listed(mef, what, col, value):
+    """Rows of `mef list --<what>` whose tab-separated column col equals value."""
+    rows = [l.split("\t") for l in mef.admin("list", "--" + what).stdout.splitlines()]
+    return [r for r in rows if len(r) > col and r[col] == value]
+
+
+class MefCapsTest(unittest.TestCase):
+    """docs/DECISIONS.md "MEF per-client caps and purge" over HTTPS: with small caps the request
+    past each cap is 5207 (EST 403) "limit reached", nothing is stored, and another client
+    identity is unaffected."""
+
+    psk = MefServerTest.psk
+    one = MefServerTest.one
+    call = MefServerTest.call
+    register = MefServerTest.register
+    est_enroll = MefServerTest.est_enroll
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mef = Mef("--set", "mef.max_enrolments_per_client=2",
+                      "--set", "mef.max_registrations_per_client=1",
+                      "--set", "mef.max_keys_per_client=1",
+                      "--set", "mef.max_certs_per_day=1")
+        cls.mef.admin("add-target", "--id", "/id-in", "--fqdn", TARGET_FQDN)
+        for n in ("A", "B"):
+            cls.mef.add_kpm("cap%s@%s" % (n.lower(), MEF_FQDN), KEY1, "Ccap" + n)
+        for n in ("C", "D"):
+            cls.mef.add_kpm("cap%s@%s" % (n.lower(), MEF_FQDN), KEY1,
+                            "//m2msec.example.com/id-in/Ccap" + n)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mef.close()
+
+    def as_client(self, n, method, body, ty):
+        return self.call(method, "/mef", "Ccap" + n, body, ty, "cap%s@%s" % (n.lower(), MEF_FQDN),
+                         KEY1)
+
+    def assert_limit(self, rsc, j, key):
+        self.assertEqual(rsc, 5207, j)
+        self.assertIn("limit reached: " + key, json.dumps(j))
+
+    def test_01_enrolments_per_client(self):
+        for _ in range(2):
+            self.assertEqual(self.as_client("A", "POST", {"sec:enr": {}}, 905)[0], 2001)
+        rsc, j, _ = self.as_client("A", "POST", {"sec:enr": {}}, 905)
+        self.assert_limit(rsc, j, "mef.max_enrolments_per_client")
+        self.assertEqual(len(listed(self.mef, "enrolments", 1, "CcapA")), 2)
+        self.assertEqual(self.as_client("B", "POST", {"sec:enr": {}}, 905)[0], 2001)
+        self.assertEqual(len(listed(self.mef, "enrolments", 1, "CcapB")), 1)
+
+    def test_02_registrations_per_client(self):
+        mcr = lambda admin: {"sec:mcr": {"fqdn": MEF_FQDN, "adminFQDN": admin}}
+        self.assertEqual(self.as_client("A", "POST", mcr(ADMIN_FQDN), 902)[0], 2001)
+        rsc, j, _ = self.as_client("A", "POST", mcr("sp2.m2msec.test"), 902)
+        self.assert_limit(rsc, j, "mef.max_registrations_per_client")
+        self.assertEqual(len(listed(self.mef, "registrations", 1, "CcapA")), 1)
+        self.assertEqual(self.as_client("B", "POST", mcr("sp2.m2msec.test"), 902)[0], 2001)
+
+    def test_03_key_registrations_per_client(self):
+        mkr = lambda suid: {"sec:mkr": {"fqdn": MEF_FQDN, "adminFQDN": ADMIN_FQDN, "SUID": suid,
+                                        "targetIDs": ["/id-in"],
+                                        "keyValue": base64.b64encode(bytes(16)).decode()}}
+        rsc, j, _ = self.as_client("A", "POST", mkr(23), 904)
+        self.assertEqual(rsc, 2001, j)
+        rsc, j, _ = self.as_client("A", "POST", mkr(23), 904)
+        self.assert_limit(rsc, j, "mef.max_keys_per_client")
+        self.assertEqual(len(listed(self.mef, "keys", 1, "CcapA")), 1)
+        self.assertEqual(self.as_client("B", "POST", mkr(23), 904)[0], 2001)
+
+    def test_04_certificates_per_day(self):
+        kc, ac = "capc@" + MEF_FQDN, "//m2msec.example.com/id-in/CcapC"
+        rs = self.est_enroll(kc, ac)
+        self.assertEqual(rs[0][0], 200, rs)
+        rs = self.est_enroll(kc, ac)
+        self.assertEqual(rs[0][0], 403, rs)
+        self.assertIn(b"limit reached: mef.max_certs_per_day", rs[0][2])
+        self.assertEqual(len(listed(self.mef, "certs", 1, ac)), 1)
+        kd, ad = "capd@" + MEF_FQDN, "//m2msec.example.com/id-in/CcapD"
+        self.assertEqual(self.est_enroll(kd, ad)[0][0], 200)
+        self.assertEqual(len(listed(self.mef, "certs", 1, ad)), 1)
 
 
 if __name__ == "__main__":
