@@ -90,6 +90,8 @@ static int start_coap(const struct cse_config *cfg, struct cse *cse, struct cred
     cc.trusted = cfg->coap_trusted;
     cc.strusted = cfg->coaps_trusted;
     cc.max_body = cfg->srv.http.max_body;
+    cc.max_sessions = cfg->srv.max_connections;
+    cc.max_sessions_per_ip = cfg->srv.max_connections_per_ip;
     cc.response_options = cfg->coap_response_options;
     snprintf(cc.cert_file, sizeof cc.cert_file, "%s", cfg->srv.tls.cert_file);
     snprintf(cc.key_file, sizeof cc.key_file, "%s", cfg->srv.tls.key_file);

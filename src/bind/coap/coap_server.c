@@ -25,6 +25,7 @@
 #include "base/timeutil.h"
 #include "bind/coap/coap_block1.h"
 #include "bind/coap/coap_map.h"
+#include "net/net_internal.h" /* peerq_*: the per-peer quota shared with HTTP */
 #include "tls/x509_ident.h"
 
 /* The state of one session, kept as the libcoap session's app data until
@@ -39,6 +40,8 @@ struct coap_sess_info {
     uint8_t key[TLS_PSK_KEY_MAX];       /* PSK handed to libcoap during the handshake; wiped */
     coap_bin_const_t keybin;            /* once it completes (drop_key), or with the info */
     struct cb1_peer uploads;
+    bool counted;             /* holds a session slot (quota_admit) */
+    char qkey[PEERQ_KEY_MAX]; /* its per-peer slot ("" = none) */
 };
 
 /* One request handed to the handler. Created and freed on the libcoap thread; reply_cb (any
@@ -79,7 +82,12 @@ struct coap_server {
     struct tls_cred_hooks hooks;          /* cfg.hooks, or derived from the legacy fields */
     uint64_t generation;                  /* hooks.generation() at the last revocation sweep */
     int64_t next_revoke_check_ms;
-    struct cb1_budget budget; /* Block1 bytes held (libcoap thread) */
+    struct cb1_budget budget;  /* Block1 bytes held (libcoap thread) */
+    struct peerq *peerq;       /* per-peer session counts, NULL = unlimited */
+    int n_sessions;            /* sessions holding a slot (libcoap thread) */
+    atomic_ullong refused;     /* sessions refused by a limit */
+    int64_t quota_warn_ms;     /* last quota warning (libcoap thread) */
+    unsigned long quota_quiet; /* refusals not logged since */
 };
 
 static pthread_once_t coap_once = PTHREAD_ONCE_INIT;
@@ -112,6 +120,7 @@ void coap_server_cfg_default(struct coap_server_cfg *c)
     c->max_idle_sessions = 1024;
     c->session_timeout_s = 300;
     c->max_handshakes = 256;
+    c->max_sessions = 1024;
     c->response_options = true;
 }
 
@@ -268,6 +277,68 @@ static void fill_sec(const struct coap_server *s, coap_session_t *ses, struct m2
         snprintf(sec->bound[i], sizeof sec->bound[i], "%s", in->sec.bound[i]);
 }
 
+/* ---- session quota ---------------------------------------------------------------------- */
+
+/* A refusal is counted always and logged at most once a second, with the number kept quiet. */
+static void quota_warn(struct coap_server *s, coap_session_t *ses, const char *which, int limit)
+{
+    atomic_fetch_add(&s->refused, 1);
+    int64_t now = m2m_mono_ms();
+    if (s->quota_warn_ms != 0 && now - s->quota_warn_ms < 1000) {
+        s->quota_quiet++;
+        return;
+    }
+    s->quota_warn_ms = now;
+    char a[INET6_ADDRSTRLEN + 8] = "?";
+    const coap_address_t *ra = coap_session_get_addr_remote(ses);
+    if (ra != NULL && ra->addr.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &ra->addr.sin.sin_addr, a, sizeof a);
+    else if (ra != NULL && ra->addr.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &ra->addr.sin6.sin6_addr, a, sizeof a);
+    log_warn("coap: session from %s refused: %s limit of %d reached (%lu more refused since the "
+             "last warning)",
+             a, which, limit, s->quota_quiet);
+    s->quota_quiet = 0;
+}
+
+/* Takes a session slot for `in` (the state about to be attached to ses): one of max_sessions and
+ * one of the peer's max_sessions_per_ip. A session that already holds one (a renegotiation)
+ * keeps it: sess_info_set moves it over. False when a limit is reached (counted, logged). */
+static bool quota_admit(struct coap_server *s, coap_session_t *ses, struct coap_sess_info *in)
+{
+    const struct coap_sess_info *old = coap_session_get_app_data(ses);
+    if (in->counted || (old != NULL && old != in && old->counted))
+        return true;
+    if (s->cfg.max_sessions > 0 && s->n_sessions >= s->cfg.max_sessions) {
+        quota_warn(s, ses, "total session", s->cfg.max_sessions);
+        return false;
+    }
+    if (s->peerq != NULL) {
+        struct sockaddr_storage ss;
+        const coap_address_t *ra = coap_session_get_addr_remote(ses);
+        memset(&ss, 0, sizeof ss);
+        if (ra != NULL && ra->size <= sizeof ss)
+            memcpy(&ss, &ra->addr, ra->size);
+        if (!peerq_acquire(s->peerq, &ss, in->qkey)) {
+            quota_warn(s, ses, "per-peer session", s->cfg.max_sessions_per_ip);
+            return false;
+        }
+    }
+    in->counted = true;
+    s->n_sessions++;
+    return true;
+}
+
+static void quota_release(struct coap_sess_info *in)
+{
+    if (!in->counted)
+        return;
+    in->srv->n_sessions--;
+    peerq_release(in->srv->peerq, in->qkey);
+    in->counted = false;
+    in->qkey[0] = '\0';
+}
+
 static struct coap_sess_info *sess_info_new(struct coap_server *s, coap_session_t *ses)
 {
     struct coap_sess_info *in = calloc(1, sizeof *in);
@@ -293,6 +364,7 @@ static void sess_info_free(struct coap_sess_info *in)
     if (in->next)
         in->next->prev = in->prev;
     cb1_peer_clear(&in->uploads, &in->srv->budget);
+    quota_release(in);
     m2m_wipe(in, sizeof *in);
     free(in);
 }
@@ -312,7 +384,13 @@ static void sess_info_drop_key(struct coap_sess_info *in)
 /* A new association replaces the session's state (a renegotiation starts from nothing). */
 static void sess_info_set(coap_session_t *ses, struct coap_sess_info *in)
 {
-    sess_info_free(coap_session_get_app_data(ses));
+    struct coap_sess_info *old = coap_session_get_app_data(ses);
+    if (old != NULL && old->counted && !in->counted) { /* the session keeps its slot */
+        memcpy(in->qkey, old->qkey, sizeof in->qkey);
+        in->counted = true;
+        old->counted = false;
+    }
+    sess_info_free(old);
     coap_session_set_app_data(ses, in);
 }
 
@@ -363,6 +441,10 @@ static const coap_bin_const_t *psk_id_cb(coap_bin_const_t *identity, coap_sessio
     struct coap_sess_info *in = sess_info_new(s, ses);
     if (in == NULL)
         return NULL;
+    if (!quota_admit(s, ses, in)) { /* before any lookup: the handshake fails */
+        sess_info_free(in);
+        return NULL;
+    }
     m2m_rc rc = s->hooks.psk_lookup(s->hooks.ctx, (const char *)identity->s, identity->length,
                                     in->key, &keylen, &in->sec);
     if (rc != M2M_OK || keylen == 0 || keylen > sizeof in->key) {
@@ -455,6 +537,10 @@ static int cert_cb(const char *cn, const uint8_t *der, size_t len, coap_session_
     struct coap_sess_info *in = sess_info_new(arg, ses);
     if (in == NULL)
         return 0;
+    if (!quota_admit(arg, ses, in)) {
+        sess_info_free(in);
+        return 0;
+    }
     m2m_rc rc = cert_bind(arg, ses, &in->sec);
     if (rc != M2M_OK) {
         log_info("coaps: client certificate refused (%s): not for clientAuth, no acceptable "
@@ -663,6 +749,24 @@ static m2m_rc dtls_export(void *ctx, const char *label, size_t label_len, uint8_
     return M2M_OK;
 }
 
+/* A plain CoAP session takes its slot at its first request (a DTLS one took it in its handshake).
+ * Over a limit the request is answered 5.03 with Max-Age (RFC 7252 5.9.3.4: when to retry); the
+ * session's next request tries again. False when answered. */
+static bool session_admitted(struct coap_server *s, coap_session_t *ses, coap_pdu_t *pdu)
+{
+    if (coap_session_get_proto(ses) != COAP_PROTO_UDP)
+        return true;
+    struct coap_sess_info *in = sess_info_of(s, ses);
+    if (in != NULL && quota_admit(s, ses, in))
+        return true;
+    uint8_t buf[4];
+    coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(in != NULL ? 503 : 500));
+    if (in != NULL)
+        coap_add_option(pdu, COAP_OPTION_MAXAGE,
+                        coap_encode_var_safe(buf, sizeof buf, COAP_QUOTA_RETRY_S), buf);
+    return false;
+}
+
 static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu_t *rq,
                        const coap_string_t *query, coap_pdu_t *pdu)
 {
@@ -672,6 +776,8 @@ static void on_request(coap_resource_t *res, coap_session_t *ses, const coap_pdu
         deliver_deferred(res, ses, rq, query, pdu, a);
         return;
     }
+    if (!session_admitted(s, ses, pdu))
+        return;
     uint8_t *owned = NULL;
     const uint8_t *data = NULL;
     size_t len = 0;
@@ -908,7 +1014,13 @@ static m2m_rc setup_context(struct coap_server *s)
     /* libcoap tracks the blocks and answers Block2; Block1 bodies are collected by
      * block1_take, which checks the body limit per block (without COAP_BLOCK_SINGLE_BODY) */
     coap_context_set_block_mode(s->ctx, COAP_BLOCK_USE_LIBCOAP);
-    coap_context_set_max_idle_sessions(s->ctx, (unsigned)s->cfg.max_idle_sessions);
+    /* libcoap frees the oldest idle session when a new one would pass max_idle_sessions; kept
+     * within max_sessions, an idle plain CoAP session makes room instead of holding its slot
+     * until session_timeout_s */
+    int idle = s->cfg.max_idle_sessions;
+    if (s->cfg.max_sessions > 0 && (idle <= 0 || s->cfg.max_sessions < idle))
+        idle = s->cfg.max_sessions;
+    coap_context_set_max_idle_sessions(s->ctx, (unsigned)idle);
     coap_context_set_session_timeout(s->ctx, (unsigned)s->cfg.session_timeout_s);
     coap_context_set_max_handshake_sessions(s->ctx, (unsigned)s->cfg.max_handshakes);
     coap_register_event_handler(s->ctx, event_cb);
@@ -955,6 +1067,8 @@ m2m_rc coap_server_start(const struct coap_server_cfg *cfg, m2m_handler_fn fn, v
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     ENSURE((s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0, M2M_ERR_IO);
+    if (cfg->max_sessions_per_ip > 0)
+        TRY(peerq_new(cfg->max_sessions_per_ip, &s->peerq));
     TRY(setup_context(s));
     ENSURE(pthread_create(&s->thread, NULL, loop, s) == 0, M2M_ERR_IO);
     s->thread_started = true;
@@ -970,6 +1084,11 @@ int coap_server_port(const struct coap_server *s, bool secure)
     if (s == NULL)
         return -1;
     return secure ? s->sport : s->port;
+}
+
+uint64_t coap_server_refused(const struct coap_server *s)
+{
+    return s == NULL ? 0 : atomic_load(&s->refused);
 }
 
 void coap_server_stop(struct coap_server *s)
@@ -994,6 +1113,7 @@ void coap_server_stop(struct coap_server *s)
         coap_free_context(s->ctx);
     while (s->infos != NULL)
         sess_info_free(s->infos);
+    peerq_free(s->peerq);
     if (s->evfd >= 0)
         close(s->evfd);
     pthread_cond_destroy(&s->cv);

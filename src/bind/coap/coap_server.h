@@ -29,7 +29,13 @@ struct coap_server_cfg {
     int max_idle_sessions; /* libcoap idle sessions kept, default 1024 */
     int session_timeout_s; /* idle session lifetime, default 300 */
     int max_handshakes;    /* DTLS sessions in handshake at once, default 256 */
-    bool response_options; /* oneM2M-RSC/RQI/RVI in responses (TS-0008 6.2.4), default true */
+    /* Admitted sessions (limits.max_connections / max_connections_per_ip, as over HTTP): a DTLS
+     * session is admitted in its PSK or certificate callback, a plain CoAP one at its first
+     * request, and holds its slot until libcoap drops it (idle timeout, close, error). Over a
+     * limit a DTLS handshake fails and a plain CoAP request is answered 5.03. */
+    int max_sessions;        /* total, default 1024; 0 = unlimited */
+    int max_sessions_per_ip; /* per IPv4 address or IPv6 /64, 0 = unlimited (default) */
+    bool response_options;   /* oneM2M-RSC/RQI/RVI in responses (TS-0008 6.2.4), default true */
     /* DTLS certificates (PEM files); cert_file "" = no certificate suites */
     char cert_file[512], key_file[512], ca_file[512];
     /* The credential database (src/tls/tls.h, credstore_tls_hooks fills it): psk_lookup enables
@@ -40,6 +46,8 @@ struct coap_server_cfg {
     struct tls_cred_hooks hooks;
 };
 #define COAP_REVOKE_CHECK_MS 250
+#define COAP_QUOTA_RETRY_S 10 /* Max-Age of the 5.03 answering a plain CoAP session over a limit   \
+                               */
 void coap_server_cfg_default(struct coap_server_cfg *c);
 
 struct coap_server;
@@ -54,6 +62,8 @@ M2M_WARN_UNUSED m2m_rc coap_server_start(const struct coap_server_cfg *cfg, m2m_
                                          void *hctx, struct coap_server **out);
 /* The port bound for UDP (secure = false) or DTLS (secure = true); -1 when off. */
 int coap_server_port(const struct coap_server *s, bool secure);
+/* Sessions refused so far by max_sessions or max_sessions_per_ip (any thread). */
+uint64_t coap_server_refused(const struct coap_server *s);
 /* Stops the thread, waits until every request handed to fn has been answered, frees. The
  * handler must still be able to answer (stop the CoAP server before the CSE). NULL is a no-op. */
 void coap_server_stop(struct coap_server *s);
