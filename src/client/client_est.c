@@ -17,81 +17,37 @@
 #include "base/secret.h"
 #include "client/client_internal.h"
 #include "m2msec/mef.h"
+#include "mef/est.h"
 
 #define EST_DEFAULT_BASE "/.well-known/est"
 #define EST_CB_LABEL_C "EXPORTER-Channel-Binding" /* RFC 9266 2 */
 #define EST_CB_BYTES 32
 #define EST_DER_MAX (64 * 1024)
 
-/* ---- base64 (RFC 4648 4) ---- */
-
-static int b64_val(uint8_t ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
+/* ---- base64 (RFC 4648 4): the strict, fuzzed decoder of src/mef/est_b64.c ---- */
 
 int cl_b64_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
-    uint32_t acc = 0;
-    size_t n = 0, o = 0, pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t ch = in[i];
-        if (ch == '\r' || ch == '\n' || ch == ' ' || ch == '\t')
-            continue;
-        if (ch == '=') {
-            pad++;
-            acc <<= 6;
-            n++;
-        } else {
-            int v = b64_val(ch);
-            if (v < 0 || pad > 0) /* data after padding */
-                return M2MSEC_ERR_PROTOCOL;
-            acc = acc << 6 | (uint32_t)v;
-            n++;
-        }
-        if (n % 4 == 0) {
-            size_t take = 3 - pad;
-            if (pad > 2 || o + take > cap)
-                return M2MSEC_ERR_PROTOCOL;
-            uint8_t b[3] = {(uint8_t)(acc >> 16), (uint8_t)(acc >> 8), (uint8_t)acc};
-            memcpy(out + o, b, take);
-            o += take;
-            acc = 0;
-            if (pad > 0)
-                pad = 3; /* nothing may follow a padded quantum */
-        }
-    }
-    if (n % 4 != 0 || n == 0)
+    size_t n = 0;
+    /* an empty (or all-whitespace) answer carries nothing: refused */
+    if (est_b64_decode(in, len, out, cap, &n) != M2M_OK || n == 0)
         return M2MSEC_ERR_PROTOCOL;
-    *out_len = o;
+    *out_len = n;
     return M2MSEC_OK;
 }
 
 int cl_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    if (cap < (len + 2) / 3 * 4 + 1)
-        return M2MSEC_ERR_USAGE;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = a[(v >> 18) & 63];
-        out[o++] = a[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? a[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? a[v & 63] : '=';
+    struct m2m_buf b = M2M_BUF_INIT;
+    int rc = M2MSEC_ERR_USAGE;
+    if (cap >= (len + 2) / 3 * 4 + 1 && est_b64_encode(in, len, &b) == M2M_OK && b.len < cap) {
+        memcpy(out, b.data ? (const char *)b.data : "", b.len);
+        out[b.len] = 0;
+        rc = M2MSEC_OK;
     }
-    out[o] = 0;
-    return M2MSEC_OK;
+    m2m_buf_wipe(&b);
+    m2m_buf_free(&b);
+    return rc;
 }
 
 /* ---- PKCS#7 certs-only (RFC 7030 4.1.3, 4.2.3) ---- */

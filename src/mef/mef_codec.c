@@ -10,6 +10,7 @@
 #include "base/secret.h"
 #include "base/timeutil.h"
 #include "crypto/kdf.h"
+#include "mef/est.h"
 
 /* ---- small validators ---- */
 
@@ -537,72 +538,34 @@ m2m_rc mef_ts_parse(const char *s, size_t len, int64_t *t_s)
     return M2M_OK;
 }
 
-/* ---- base64 (RFC 4648 section 4) ---- */
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* ---- base64 (RFC 4648 section 4): the strict, fuzzed codec of src/mef/est_b64.c ---- */
 
 m2m_rc mef_b64_encode(const uint8_t *in, size_t len, char **out)
 {
-    size_t n = 4 * ((len + 2) / 3), o = 0;
-    char *s = malloc(n + 1);
-    if (s == NULL)
+    struct m2m_buf b = M2M_BUF_INIT;
+    /* one allocation of the exact size: the callers encode keys, no realloc leaves copies */
+    if (m2m_buf_reserve(&b, (len + 2) / 3 * 4) != M2M_OK || est_b64_encode(in, len, &b) != M2M_OK) {
+        m2m_buf_wipe(&b);
+        m2m_buf_free(&b);
         return M2M_ERR_NOMEM;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        s[o++] = B64[(v >> 18) & 63];
-        s[o++] = B64[(v >> 12) & 63];
-        s[o++] = i + 1 < len ? B64[(v >> 6) & 63] : '=';
-        s[o++] = i + 2 < len ? B64[v & 63] : '=';
     }
-    s[o] = 0;
-    *out = s;
-    return M2M_OK;
+    size_t n;
+    *out = m2m_buf_steal(&b, &n);
+    return *out != NULL ? M2M_OK : M2M_ERR_NOMEM;
 }
 
-static int b64_val(char c)
-{
-    const char *p = c ? memchr(B64, c, 64) : NULL;
-    return p ? (int)(p - B64) : -1;
-}
-
+/* JSON members carry base64 on one line: unlike an EST body, no whitespace at all. */
 m2m_rc mef_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
-    size_t o = 0;
     *out_len = 0;
-    if (in == NULL || len == 0 || len % 4 != 0)
+    if (in == NULL || len == 0 || memchr(in, ' ', len) || memchr(in, '\r', len) ||
+        memchr(in, '\n', len))
         return M2M_ERR_MALFORMED;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        size_t pad = 0;
-        for (int k = 0; k < 4; k++) {
-            bool last = i + 4 == len;
-            if (last && k >= 2 && in[i + k] == '=' && (k == 2 ? in[i + 3] == '=' : true)) {
-                v[k] = 0;
-                pad++;
-                continue;
-            }
-            v[k] = b64_val(in[i + k]);
-            if (v[k] < 0 || pad > 0)
-                return M2M_ERR_MALFORMED;
-        }
-        uint32_t x =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        /* canonical: the bits under the padding are zero */
-        if ((pad == 1 && (x & 0xff)) || (pad == 2 && (x & 0xffff)))
-            return M2M_ERR_MALFORMED;
-        uint8_t b[3] = {(uint8_t)(x >> 16), (uint8_t)(x >> 8), (uint8_t)x};
-        if (o + 3 - pad > cap) {
-            m2m_wipe(out, o);
-            return M2M_ERR_MALFORMED;
-        }
-        memcpy(out + o, b, 3 - pad);
-        o += 3 - pad;
-        m2m_wipe(b, sizeof b);
+    m2m_rc rc = est_b64_decode((const uint8_t *)in, len, out, cap, out_len);
+    if (rc != M2M_OK) {
+        m2m_wipe(out, cap);
+        *out_len = 0;
+        return M2M_ERR_MALFORMED;
     }
-    *out_len = o;
     return M2M_OK;
 }
